@@ -1,0 +1,93 @@
+"""The Dynamic Notes Bus: where each stream posts snapshots and reads the others'.
+
+A snapshot is a notes_dim vector projected from a stream's hidden state. A stream
+posts one after position `pos` when `(pos + 1) % cadence == 0`; before any token,
+the planner puts snapshot 0 (the plan seed) on every stream's bus.
+"""
+
+
+def emits(pos, cadence):
+    """Does a stream post a snapshot after writing position `pos`?"""
+    return (pos + 1) % cadence == 0
+
+
+class NotesBus:
+    """Snapshots per stream, with the read rule of `lag`.
+
+    A snapshot posted in round r (round = position, streams advance round-robin) is
+    readable by another stream in round t when r + lag <= t. With lag 0 the streams
+    of a round run one after another (the reference), so a stream already sees what
+    streams before it posted this round, and the others see it next round. With
+    lag >= 1 no stream sees anything from its own round: the streams of a round are
+    independent and can run as one batch. Plan seeds are readable from the start.
+    A stream never reads its own notes (as in the reference).
+    """
+
+    def __init__(self, n_streams, lag=0):
+        if isinstance(n_streams, bool) or not isinstance(n_streams, int) or n_streams < 1:
+            raise ValueError(f"n_streams must be an integer >= 1, got {n_streams!r}")
+        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
+            raise ValueError(f"lag must be an integer >= 0, got {lag!r}")
+        self.n_streams = n_streams
+        self.lag = lag
+        # per stream: list of (round or None for the plan seed, snapshot)
+        self.snapshots = [[] for _ in range(n_streams)]
+
+    def _check_stream(self, stream):
+        if not 0 <= stream < self.n_streams:
+            raise ValueError(f"stream must be in 0..{self.n_streams - 1}, got {stream}")
+
+    def seed(self, stream, snapshot):
+        """The planner's snapshot 0 for `stream`, readable at once."""
+        self._check_stream(stream)
+        self.snapshots[stream].append((None, snapshot))
+
+    def post(self, stream, round_, snapshot):
+        self._check_stream(stream)
+        self.snapshots[stream].append((round_, snapshot))
+
+    def _readable(self, reader, round_):
+        for oi in range(self.n_streams):
+            if oi == reader:
+                continue
+            for r, snap in self.snapshots[oi]:
+                if r is None or r + self.lag <= round_:
+                    yield oi, r, snap
+
+    def read(self, reader, round_):
+        """The snapshots `reader` can attend to in `round_`: other streams in order, oldest first."""
+        self._check_stream(reader)
+        return [snap for _, _, snap in self._readable(reader, round_)]
+
+    def read_labels(self, reader, round_):
+        """(stream, round) for each snapshot `read` returns; round None is the plan seed."""
+        self._check_stream(reader)
+        return [(oi, r) for oi, r, _ in self._readable(reader, round_)]
+
+
+def visibility(lengths, cadence, lag):
+    """Which snapshots each stream can read at each round, without running a model.
+
+    lengths: number of positions each stream runs (stream s runs rounds 0..lengths[s]-1).
+    Returns (posts, reads): posts[s] is the list of rounds after which stream s posts;
+    reads[(s, t)] is the list of (stream, round) labels s reads at round t, in the
+    order a `NotesBus` would give them (round None = plan seed). Follows the sampling
+    rule: streams run round-robin and post right after their token, so with lag 0 a
+    later stream reads an earlier stream's post of the same round.
+    """
+    if cadence < 1:
+        raise ValueError(f"cadence must be >= 1, got {cadence}")
+    bus = NotesBus(len(lengths), lag)
+    for s in range(len(lengths)):
+        bus.seed(s, None)
+    posts = [[] for _ in lengths]
+    reads = {}
+    for t in range(max(lengths, default=0)):
+        for s, n in enumerate(lengths):
+            if t >= n:
+                continue
+            reads[(s, t)] = bus.read_labels(s, t)
+            if emits(t, cadence):
+                bus.post(s, t, None)
+                posts[s].append(t)
+    return posts, reads
