@@ -1,5 +1,6 @@
-"""Command line: python -m microdnb {replicate,train,sample} ... (each has --help)."""
+"""Command line: python -m microdnb {replicate,train,sample,experiment} ... (each has --help)."""
 import argparse
+import os
 import random
 import sys
 import time
@@ -34,6 +35,8 @@ def cmd_train(args):
     from .data import Tokenizer, load_docs
     from .model import init_params
     from .replicate import BACKENDS
+    if os.path.isdir(args.out):  # found now, not after the whole training run
+        raise ValueError(f"--out {args.out} is a directory; give a file name such as {os.path.join(args.out, 'ck.json')}")
     docs = load_docs(args.data)
     rng = random.Random(args.seed)
     rng.shuffle(docs)
@@ -79,6 +82,22 @@ def cmd_sample(args):
     for i in range(args.num):
         trace = be['sample_parallel'](params, cfg, bcfg, tokenizer, rng, args.temperature)
         print(' | '.join(t or '(empty)' for t in trace['texts']))
+
+
+def cmd_experiment(args):
+    from dataclasses import replace
+
+    from .experiments import QUICK, Settings, controls_table, format_table, run, save_results
+    settings = QUICK if args.quick else Settings()
+    if args.seeds is not None:
+        settings = replace(settings, seeds=tuple(args.seeds))
+    if os.path.isdir(args.out):  # found now, not after the whole run
+        raise ValueError(f"--out {args.out} is a directory; give a file name such as "
+                         f"{os.path.join(args.out, 'experiments.json')}")
+    results = run(settings, jobs=args.jobs, argv=sys.argv[1:])
+    path = save_results(results, args.out)
+    print(format_table(controls_table(results)))
+    print(f"wrote {path} ({os.path.getsize(path) / 1024:.0f} kB, {results['provenance']['wall_seconds']:.0f} s)")
 
 
 def _positive(text):
@@ -139,6 +158,17 @@ def build_parser():
     s.add_argument('--seed', type=int, default=42)
     s.add_argument('--engine', choices=engines, default='scalar')
     s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser('experiment', help='run the coordination experiments and write a results file',
+                       description='Train a trunk per seed, then SNC on tasks where the streams have something '
+                                   'to share (see microdnb.tasks), with controls, gate trajectories and sweeps '
+                                   'of cadence, lag and streams; write everything to a JSON results file. '
+                                   'Progress goes to stderr, a summary table to stdout.')
+    e.add_argument('--quick', action='store_true', help='one seed, short schedule, small sweeps (~1 min)')
+    e.add_argument('--seeds', type=int, nargs='+', default=None, help='seeds to run (default 0 1 2; quick: 0)')
+    e.add_argument('--jobs', type=_positive, default=1, help='run seeds in this many processes (default 1)')
+    e.add_argument('--out', default='book/data/experiments.json', help='results file to write (JSON)')
+    e.set_defaults(func=cmd_experiment)
     return p
 
 
@@ -146,7 +176,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # bad input or an I/O failure: one line, no traceback
         print(f"microdnb {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -65,18 +65,24 @@ class NotesBus:
         return [(oi, r) for oi, r, _ in self._readable(reader, round_)]
 
 
-def visibility(lengths, cadence, lag):
+def visibility(lengths, cadence, lag, ended=()):
     """Which snapshots each stream can read at each round, without running a model.
 
     lengths: number of positions each stream runs (stream s runs rounds 0..lengths[s]-1).
+    ended: streams whose last position sampled the end of the name (BOS). At inference
+    such a stream stops without posting (the reference's inference loop); training, and
+    every stream not listed, posts at each cadence position up to and including its last.
     Returns (posts, reads): posts[s] is the list of rounds after which stream s posts;
     reads[(s, t)] is the list of (stream, round) labels s reads at round t, in the
-    order a `NotesBus` would give them (round None = plan seed). Follows the sampling
-    rule: streams run round-robin and post right after their token, so with lag 0 a
-    later stream reads an earlier stream's post of the same round.
+    order a `NotesBus` would give them (round None = plan seed). Streams run
+    round-robin and post right after their token, so with lag 0 a later stream reads
+    an earlier stream's post of the same round.
     """
     if cadence < 1:
         raise ValueError(f"cadence must be >= 1, got {cadence}")
+    ended = set(ended)
+    if not ended <= set(range(len(lengths))):
+        raise ValueError(f"ended must list streams in 0..{len(lengths) - 1}, got {sorted(ended)}")
     bus = NotesBus(len(lengths), lag)
     for s in range(len(lengths)):
         bus.seed(s, None)
@@ -87,7 +93,7 @@ def visibility(lengths, cadence, lag):
             if t >= n:
                 continue
             reads[(s, t)] = bus.read_labels(s, t)
-            if emits(t, cadence):
+            if emits(t, cadence) and not (s in ended and t == n - 1):
                 bus.post(s, t, None)
                 posts[s].append(t)
     return posts, reads

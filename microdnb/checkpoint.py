@@ -26,6 +26,8 @@ def _as_floats(matrix):
 
 def save_checkpoint(path, state_dict, cfg, tokenizer, bus_cfg=None, meta=None):
     """Write `state_dict` (Values or numpy arrays) with its configs to `path` atomically."""
+    if not isinstance(cfg, ModelConfig):
+        raise ValueError(f"save_checkpoint needs a ModelConfig, got {type(cfg).__name__}")
     shapes = param_shapes(cfg)
     params = {}
     for name, (rows, cols) in shapes.items():
@@ -68,16 +70,22 @@ def load_checkpoint(path, expect_cfg=None):
     try:
         with open(path) as f:
             doc = json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # text that is not JSON, or not text
         raise ValueError(f"checkpoint {path} is not valid JSON ({e}); was it written by microdnb?") from None
     if not isinstance(doc, dict) or doc.get('format') != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} file")
-    cfg = ModelConfig(**doc['model'])
+    for key, kind in (('model', dict), ('uchars', str), ('params', dict)):
+        if not isinstance(doc.get(key), kind):
+            raise ValueError(f"checkpoint {path} has no valid {key!r} entry: the file is damaged")
+    try:  # unknown or missing fields (a hand-edited or newer file) are a TypeError here
+        cfg = ModelConfig(**doc['model'])
+        bus_cfg = BusConfig(**doc['bus']) if doc.get('bus') else None
+    except TypeError as e:
+        raise ValueError(f"checkpoint {path}: its configs do not fit this version of microdnb ({e})") from None
     if expect_cfg is not None and cfg != expect_cfg:
         diff = {k: (v, getattr(cfg, k)) for k, v in asdict(expect_cfg).items() if getattr(cfg, k) != v}
         raise ValueError(f"checkpoint {path} has a different model config: "
                          + ', '.join(f"{k} expected {a!r}, file has {b!r}" for k, (a, b) in diff.items()))
-    bus_cfg = BusConfig(**doc['bus']) if doc.get('bus') else None
     tokenizer = Tokenizer(doc['uchars'])
     if tokenizer.vocab_size != cfg.vocab_size:
         raise ValueError(f"checkpoint {path}: {len(doc['uchars'])} characters do not fit vocab_size {cfg.vocab_size}")
@@ -89,8 +97,10 @@ def load_checkpoint(path, expect_cfg=None):
     state_dict = {}
     for name, (rows, cols) in shapes.items():
         m = params[name]
-        if len(m) != rows or any(len(r) != cols for r in m):
+        if not isinstance(m, list) or len(m) != rows or any(not isinstance(r, list) or len(r) != cols for r in m):
             raise ValueError(f"checkpoint {path}: parameter {name!r} is not {rows}x{cols} as its config says")
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for r in m for x in r):
+            raise ValueError(f"checkpoint {path}: parameter {name!r} holds something that is not a number")
         state_dict[name] = [[Value(float(x)) for x in row] for row in m]
     return {'state_dict': state_dict, 'cfg': cfg, 'bus_cfg': bus_cfg, 'tokenizer': tokenizer,
             'meta': doc.get('meta', {})}

@@ -1,5 +1,6 @@
 """Settings as frozen dataclasses. Every field is checked when the object is made,
 so a bad value fails at once with a message naming the field and what is allowed."""
+import math
 from dataclasses import asdict, dataclass
 
 
@@ -11,8 +12,10 @@ def _int(obj, name, minimum):
 
 def _float(obj, name, low=None, high=None, low_open=True, high_open=True):
     value = getattr(obj, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"{type(obj).__name__}.{name} must be a number, got {value!r}")
+    # NaN slips through every comparison below and infinity through the open-ended ones;
+    # either would poison training, so both are rejected here
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{type(obj).__name__}.{name} must be a finite number, got {value!r}")
     bad_low = low is not None and (value <= low if low_open else value < low)
     bad_high = high is not None and (value >= high if high_open else value > high)
     if bad_low or bad_high:

@@ -51,6 +51,9 @@ def _check(cfg, tcfg, docs):
 
 def doc_loss(state_dict, cfg, tokens):
     """Mean next-token loss of one document through the trunk (no notes)."""
+    if len(tokens) < 2:
+        raise ValueError(f"a document needs at least 2 tokens (BOS, ..., BOS), got {tokens!r}; "
+                         f"use tokenizer.encode(doc)")
     n = min(cfg.block_size, len(tokens) - 1)
     keys, values = [[] for _ in range(cfg.n_layer)], [[] for _ in range(cfg.n_layer)]
     losses = []
@@ -89,6 +92,11 @@ def streams_loss(state_dict, cfg, bcfg, streams, record=None):
     round-robin, read the others' snapshots (per `bcfg.lag`) through SNC, and post a
     snapshot at the cadence. Returns (loss Value, n_tokens).
     """
+    if not streams:
+        raise ValueError("streams_loss needs at least one stream")
+    if any(len(s) < 2 for s in streams):
+        raise ValueError(f"every stream needs at least 2 tokens (BOS, ..., BOS), got lengths "
+                         f"{[len(s) for s in streams]}; use tokenizer.encode(doc)")
     n_streams = len(streams)
     max_len = max(min(cfg.block_size, len(s) - 1) for s in streams)
     stream_keys = [[[] for _ in range(cfg.n_layer)] for _ in range(n_streams)]

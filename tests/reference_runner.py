@@ -4,7 +4,10 @@
 The edits are textual and checked: each target line must occur exactly once, so a
 changed reference fails loudly instead of running unedited.
 """
+import contextlib
+import io
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +28,53 @@ def edited_source(seed=42, steps=1000, snc_steps=300):
     return src
 
 
-def run_reference(tmp_path, names_path, seed=42, steps=1000, snc_steps=300):
-    script = Path(tmp_path) / 'microgpt_dnb_edited.py'
+def start_reference(tmp_path, names_path, seed=42, steps=1000, snc_steps=300):
+    """Start the edited reference in the background (it takes seconds): returns the Popen.
+    Collect its output with finish(); meanwhile the caller can run microdnb on the other core."""
+    script = Path(tmp_path) / f'microgpt_dnb_seed{seed}_steps{steps}_{snc_steps}.py'
     script.write_text(edited_source(seed, steps, snc_steps))
     env = dict(os.environ, NAMES_TXT=str(names_path))
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, check=True)
-    return out.stdout
+    return subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc, timeout=900):
+    """The stdout of a process from start_reference; RuntimeError with its stderr if it failed."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"the reference script exited with {proc.returncode}:\n{err}")
+    return out
+
+
+def run_reference(tmp_path, names_path, seed=42, steps=1000, snc_steps=300):
+    return finish(start_reference(tmp_path, names_path, seed, steps, snc_steps))
+
+
+def reference_training(names_path, seed=42, steps=1000, snc_steps=300):
+    """Execute the edited reference in this process up to (not including) its inference
+    section, and return its module namespace: `state_dict` holds the trained parameters,
+    `loss` the last phase-2 loss at full precision. Its prints are swallowed; the global
+    `random` state it reseeds is restored afterwards."""
+    src = edited_source(seed, steps, snc_steps)
+    cut = 'temperature = 0.5\n'
+    if src.count(cut) != 1:
+        raise RuntimeError(f"reference cut point {cut!r} occurs {src.count(cut)} times, expected once")
+    src = src[:src.index(cut)]
+    namespace = {'__name__': 'microgpt_dnb_reference'}
+    saved_env, saved_random = os.environ.get('NAMES_TXT'), random.getstate()
+    os.environ['NAMES_TXT'] = str(names_path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(src, str(REFERENCE), 'exec'), namespace)
+    finally:
+        random.setstate(saved_random)
+        if saved_env is None:
+            del os.environ['NAMES_TXT']
+        else:
+            os.environ['NAMES_TXT'] = saved_env
+    return namespace

@@ -1,0 +1,794 @@
+"""Experiments: does the Notes Bus help when the streams have something to share?
+
+For each seed: train a trunk once (phase 1), then train SNC + planner (phase 2, trunk
+frozen) on a coordination task (see `tasks`) under several bus settings, and measure
+on held-out names, which no training step saw:
+
+* the held-out loss per token with the notes, and under five controls (CONDITIONS);
+* the gate's trajectory during training, and how large SNC's delta ends up;
+* a task metric on sampled groups (copied names, real joined names, duplicates);
+* sweeps of cadence, lag and number of streams; rounds versus token steps.
+
+`run(settings)` does it all and returns a JSON-able dict; `save_results` / `load_results`
+write and read it; the `plot_*` and `*_table` functions draw the book's figures from it.
+Everything runs on the numpy engine and is deterministic in the seeds.
+"""
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, engine, tasks
+from .config import BusConfig, ModelConfig, TrainConfig
+from .data import Tokenizer, load_docs, names_path, sha256_of
+
+FORMAT = 'microdnb-experiments-v1'
+
+CONDITIONS = ('notes', 'masked', 'shuffled', 'repaired', 'plan_only')
+CONDITION_DESCRIPTIONS = {
+    'notes': 'the bus as in training',
+    'masked': 'every note, plan seeds included, replaced by zeros: the SNC delta is exactly 0 (the trunk alone)',
+    'shuffled': "each note replaced by the note with the same (stream, round) from another group's run",
+    'repaired': 'each stream decoded beside partners taken from other groups',
+    'plan_only': 'only the plan seeds on the bus (the notes posted at the cadence removed)',
+}
+# phase-2 training variants: 'notes' is the task itself; the other two are trained controls
+TRAININGS = ('notes', 'repaired', 'plan_only')
+
+
+# ----------------------------------------------------------------------------- settings
+
+@dataclass(frozen=True)
+class Settings:
+    """What `run` does. The defaults are the full run; QUICK is the one-minute version."""
+    seeds: tuple = (0, 1, 2)
+    trunk_steps: int = 1000            # phase 1, the reference's
+    snc_steps: int = 2000              # phase 2, our schedule ...
+    snc_learning_rate: float = 0.01
+    ref_snc_steps: int = 300           # ... and the reference's
+    ref_snc_learning_rate: float = 0.005
+    n_heldout: int = 2000              # the last names of the shuffled list: never trained on
+    min_heldout_len: int = 4           # held-out names this long can be split into 4 pieces
+    n_eval_groups: int = 200
+    n_sample_groups: int = 100
+    temperature: float = 0.5
+    n_streams: int = 2                 # the main bus setting ...
+    cadence: int = 1
+    lag: int = 0
+    cadences: tuple = (1, 2, 3, 6)     # ... and the sweeps around it
+    lags: tuple = (0, 1, 2)
+    streams: tuple = (2, 3, 4)
+    gate_every: int = 10               # record the gate every this many phase-2 steps
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ('seeds', 'cadences', 'lags', 'streams'):
+                object.__setattr__(self, f.name, tuple(value))
+                low = {'seeds': 0, 'cadences': 1, 'lags': 0, 'streams': 1}[f.name]
+                if not value or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in value):
+                    raise ValueError(f"Settings.{f.name} must be a non-empty list of integers >= {low}, got {value!r}")
+                if len(set(value)) != len(value):
+                    raise ValueError(f"Settings.{f.name} has repeated values: {value!r}")
+            elif f.name in ('snc_learning_rate', 'ref_snc_learning_rate', 'temperature'):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                    raise ValueError(f"Settings.{f.name} must be a finite number > 0, got {value!r}")
+            else:
+                low = 0 if f.name in ('lag',) else 1
+                if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                    raise ValueError(f"Settings.{f.name} must be an integer >= {low}, got {value!r}")
+        if self.min_heldout_len < max(self.streams):
+            raise ValueError(f"Settings.min_heldout_len ({self.min_heldout_len}) must be >= the largest "
+                             f"number of streams ({max(self.streams)}), or the split task cannot use the names")
+        for name, main, sweep in (('cadence', self.cadence, self.cadences), ('lag', self.lag, self.lags),
+                                  ('n_streams', self.n_streams, self.streams)):
+            if main not in sweep:
+                raise ValueError(f"Settings.{name}={main} must be one of the swept values {sweep}")
+
+
+QUICK = Settings(seeds=(0,), snc_steps=300, n_eval_groups=40, n_sample_groups=16,
+                 cadences=(1, 3), lags=(0, 1), streams=(2, 3))
+
+
+def schedule(settings, name):
+    """The phase-2 TrainConfig of schedule 'ours' or 'reference'."""
+    if name == 'ours':
+        return TrainConfig(steps=settings.trunk_steps, snc_steps=settings.snc_steps,
+                           snc_learning_rate=settings.snc_learning_rate)
+    if name == 'reference':
+        return TrainConfig(steps=settings.trunk_steps, snc_steps=settings.ref_snc_steps,
+                           snc_learning_rate=settings.ref_snc_learning_rate)
+    raise ValueError(f"schedule must be 'ours' or 'reference', got {name!r}")
+
+
+def plan_runs(settings):
+    """The phase-2 runs of one seed, in order: dicts of task, bus, schedule, training, what to measure.
+
+    Every task at the main bus setting with both schedules (all controls, sampled metric);
+    split and copy also with the two trained controls; copy swept over cadence, lag and
+    streams, split over streams (rounds versus token steps), each one change from the main.
+    """
+    s = settings
+    runs = []
+
+    def add(task, n_streams=s.n_streams, cadence=s.cadence, lag=s.lag, sched='ours', train='notes',
+            evals=('notes', 'masked', 'shuffled'), sample=False):
+        runs.append({'task': task, 'n_streams': n_streams, 'cadence': cadence, 'lag': lag,
+                     'schedule': sched, 'train': train, 'evals': list(evals), 'sample': sample})
+    for task in tasks.TASKS:
+        add(task, evals=CONDITIONS, sample=True)
+        add(task, sched='reference', evals=CONDITIONS)
+    for task in ('split', 'copy'):
+        add(task, train='repaired', evals=('notes', 'masked'))
+        add(task, train='plan_only', evals=('plan_only', 'masked'))
+    for c in s.cadences:
+        if c != s.cadence:
+            add('copy', cadence=c)
+    for lag in s.lags:
+        if lag != s.lag:
+            add('copy', lag=lag)
+    for k in s.streams:
+        if k != s.n_streams:
+            add('split', n_streams=k)
+            add('copy', n_streams=k)
+    return runs
+
+
+# ----------------------------------------------------------------------------- controls
+
+def mask_hook(reader, round_, labels, notes):
+    """Every note zero. SNC's keys and values have no bias, so zero notes give zero values
+    and the attention-weighted sum, hence the delta, is exactly zero."""
+    return np.zeros_like(notes)
+
+
+def plan_only_hook(reader, round_, labels, notes):
+    """Keep only the plan seeds (round None): drop every note posted at the cadence."""
+    return notes[np.array([r is None for _, r in labels], dtype=bool)]
+
+
+def recorder(store):
+    """A hook that changes nothing and records every note read into store[(stream, round)]."""
+    def hook(reader, round_, labels, notes):
+        for label, note in zip(labels, notes):
+            store[label] = note.copy()
+        return notes
+    return hook
+
+
+def donor_hook(donor_notes, notes_dim):
+    """Read, for each label (stream, round), the note with that label from another group's
+    run (recorded with `recorder`); labels the donor never posted are dropped."""
+    def hook(reader, round_, labels, notes):
+        rows = [donor_notes[label] for label in labels if label in donor_notes]
+        return np.array(rows, dtype=np.float64).reshape(len(rows), notes_dim)
+    return hook
+
+
+def choose_donors(token_groups, names):
+    """For each group, another group to take shuffled notes from: the next one (cyclically)
+    whose streams all run at least as many positions and write a different text, so every
+    note the group reads exists in the donor's run. Falls back to the next group."""
+    n = len(token_groups)
+    lengths = [[len(t) for t in g] for g in token_groups]
+    donors = []
+    for g in range(n):
+        for step in range(1, n):
+            h = (g + step) % n
+            if names[h] != names[g] and all(a >= b for a, b in zip(lengths[h], lengths[g])):
+                donors.append(h)
+                break
+        else:
+            donors.append((g + 1) % n)
+    return donors
+
+
+def _nll(params, cfg, bcfg, streams, hook):
+    """Per stream, the next-token losses (nats) of a teacher-forced decode of `streams`."""
+    out = []
+    for seq, logp in zip(streams, engine.streams_log_probs(params, cfg, bcfg, streams, notes_hook=hook)):
+        targets = np.asarray(seq[1:len(logp) + 1])
+        out.append(-logp[np.arange(len(logp)), targets])
+    return out
+
+
+def evaluate(params, cfg, bcfg, token_groups, condition, names=None, repaired_groups=None):
+    """Held-out loss of `token_groups` under `condition` (see CONDITION_DESCRIPTIONS).
+
+    names: one string per group, to pick shuffled-note donors that write something else.
+    repaired_groups: for 'repaired', the re-paired token groups (same streams, other partners).
+    Returns {'loss' (mean per token), 'by_stream' (mean per token of each stream),
+    'nats_per_group', 'n_tokens'}.
+    """
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+    if not token_groups:
+        raise ValueError("token_groups is empty: nothing to evaluate")
+    k = len(token_groups[0])
+    groups, hooks = token_groups, [None] * len(token_groups)
+    if condition == 'masked':
+        hooks = [mask_hook] * len(groups)
+    elif condition == 'plan_only':
+        hooks = [plan_only_hook] * len(groups)
+    elif condition == 'repaired':
+        if repaired_groups is None or len(repaired_groups) != len(token_groups):
+            raise ValueError("the 'repaired' condition needs repaired_groups, one per group")
+        groups = repaired_groups
+    elif condition == 'shuffled':
+        donors = choose_donors(token_groups, names if names is not None else list(range(len(groups))))
+        hooks = []
+        for h in donors:
+            store = {}
+            _nll(params, cfg, bcfg, token_groups[h], recorder(store))
+            hooks.append(donor_hook(store, cfg.notes_dim))
+    sums, counts = np.zeros(k), np.zeros(k)
+    for streams, hook in zip(groups, hooks):
+        for s, nll in enumerate(_nll(params, cfg, bcfg, streams, hook)):
+            sums[s] += nll.sum()
+            counts[s] += len(nll)
+    return {'loss': float(sums.sum() / counts.sum()), 'by_stream': (sums / counts).tolist(),
+            'nats_per_group': float(sums.sum() / len(groups)), 'n_tokens': int(counts.sum())}
+
+
+def snc_delta_norm(task, params, cfg, bcfg, tokenizer, groups, rng, temperature):
+    """Mean length |SNC delta| of what SNC adds to the residual stream, over every decoding
+    step that read at least one note, when the groups are sampled (with their prompts).
+
+    The gate is only one factor of SNC's output; this measures the output itself, so that
+    a gate that barely moves can be told apart from an SNC that does nothing.
+    """
+    norms = []
+    for g in groups:
+        trace = engine.sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature, record=True,
+                                       first_tokens=tasks.first_tokens(task, g, tokenizer))
+        for event in trace['events']:
+            if event['notes']:
+                norms.extend(float(np.linalg.norm(d)) for d in event['snc_delta'])
+    return float(np.mean(norms)) if norms else 0.0
+
+
+# ----------------------------------------------------------------------------- sampling
+
+def sample_groups(task, params, cfg, bcfg, tokenizer, groups, rng, temperature, hook=None):
+    """Sample one parallel decode per group (prompted as the task says), drawing from `rng`
+    (a random.Random). Returns the texts each stream wrote (prompt included), the rounds
+    and the token steps of each decode."""
+    if not isinstance(rng, random.Random):
+        raise ValueError(f"rng must be a random.Random, got {type(rng).__name__}")
+    out = []
+    for g in groups:
+        trace = engine.sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature,
+                                       first_tokens=tasks.first_tokens(task, g, tokenizer), notes_hook=hook)
+        out.append({'texts': tasks.written_texts(task, g, trace['texts']),
+                    'rounds': trace['rounds'], 'steps': trace['steps']})
+    return out
+
+
+def task_metric(task, samples, known_names):
+    """What the task asks for, measured on sampled groups:
+
+    copied      followers that wrote exactly the leader's name (copy)
+    first       followers whose first letter is the leader's (copy)
+    real        groups whose joined text is a name of the dataset (split), or names
+                that are (independent)
+    duplicates  groups in which two streams wrote the same text (independent)
+    """
+    known = set(known_names)
+    if task == 'copy':
+        pairs = [(s['texts'][0], t) for s in samples for t in s['texts'][1:]]
+        return {'copied': float(np.mean([a == b for a, b in pairs])),
+                'first': float(np.mean([a[:1] == b[:1] for a, b in pairs]))}
+    if task == 'split':
+        return {'real': float(np.mean([''.join(s['texts']) in known for s in samples]))}
+    return {'real': float(np.mean([t in known for s in samples for t in s['texts']])),
+            'duplicates': float(np.mean([len(set(s['texts'])) < len(s['texts']) for s in samples]))}
+
+
+# ----------------------------------------------------------------------------- one seed
+
+class _Seed:
+    """What every run of one seed shares: the data split, the tokenizer, the trained trunk."""
+
+    def __init__(self, settings, seed, docs, progress):
+        t0 = time.perf_counter()
+        self.settings, self.seed = settings, seed
+        rng = random.Random(seed)
+        docs = list(docs)
+        rng.shuffle(docs)  # the reference's order: shuffle, then draw the parameters
+        if settings.n_heldout >= len(docs):
+            raise ValueError(f"n_heldout={settings.n_heldout} leaves no names to train on ({len(docs)} names)")
+        self.all_names = docs
+        self.train_names = docs[:-settings.n_heldout]
+        self.heldout = docs[-settings.n_heldout:]
+        self.eval_names = [n for n in self.heldout if len(n) >= settings.min_heldout_len]
+        self.tokenizer = Tokenizer.from_docs(docs)
+        self.cfg = ModelConfig(vocab_size=self.tokenizer.vocab_size)
+        self.trunk = engine.init_params(self.cfg, rng)
+        engine.train_phase1(self.trunk, self.cfg, schedule(settings, 'ours'), self.train_names, self.tokenizer)
+        self.trunk_seconds = time.perf_counter() - t0
+        progress(f"[seed {seed}] trunk trained ({settings.trunk_steps} steps) in {self.trunk_seconds:.1f} s")
+
+    def rng(self, *parts):
+        # string seeds are hashed with SHA-512 by random.Random: stable across runs and machines
+        return random.Random(':'.join(map(str, (self.seed,) + parts)))
+
+    def eval_groups(self, task, k):
+        # the same held-out names for every k (one rng per task), so sweeps compare like with like
+        groups = tasks.make_groups(task, self.eval_names, k, self.settings.n_eval_groups, self.rng(task, 'eval'))
+        return groups, [tasks.encode_group(task, g, self.tokenizer) for g in groups]
+
+    def run(self, spec):
+        s, tok, cfg = self.settings, self.tokenizer, self.cfg
+        task, k = spec['task'], spec['n_streams']
+        bcfg = BusConfig(n_streams=k, cadence=spec['cadence'], lag=spec['lag'])
+        tcfg = schedule(s, spec['schedule'])
+        groups, token_groups = self.eval_groups(task, k)
+        sample = groups[:s.n_sample_groups]
+        params = {name: arr.copy() for name, arr in self.trunk.items()}
+        if spec['sample']:  # SNC's output before phase 2, to compare with after
+            delta_before = snc_delta_norm(task, params, cfg, bcfg, tok, sample, self.rng(task, k, 'delta'),
+                                          s.temperature)
+        t0 = time.perf_counter()
+        train_groups = tasks.make_groups(task, self.train_names, k, tcfg.snc_steps, self.rng(task, k, 'train'))
+        if spec['train'] == 'repaired':
+            train_groups = tasks.repair(train_groups, self.rng(task, k, 'train-repair'))
+        train_tokens = [tasks.encode_group(task, g, tok) for g in train_groups]
+        gate_steps, gate_values = [0], [engine.gate_value(params)]
+
+        def callback(info):
+            if (info['step'] + 1) % s.gate_every == 0 or info['step'] + 1 == info['num_steps']:
+                gate_steps.append(info['step'] + 1)
+                gate_values.append(info['gate'])
+        engine.train_phase2(params, cfg, tcfg, bcfg, None, tok, callback=callback,
+                            groups_fn=lambda step: train_tokens[step],
+                            notes_hook=plan_only_hook if spec['train'] == 'plan_only' else None)
+        train_seconds = time.perf_counter() - t0
+
+        repaired = [tasks.encode_group(task, g, tok)
+                    for g in tasks.repair(groups, self.rng(task, k, 'eval-repair'))]
+        names = [''.join(g) for g in groups]
+        loss = {c: evaluate(params, cfg, bcfg, token_groups, c, names, repaired) for c in spec['evals']}
+        positions = [[len(t) - 1 for t in g] for g in token_groups]
+        result = dict(
+            seed=self.seed, task=task, n_streams=k, cadence=bcfg.cadence, lag=bcfg.lag,
+            schedule=spec['schedule'], train=spec['train'], snc_steps=tcfg.snc_steps,
+            snc_learning_rate=tcfg.snc_learning_rate,
+            gate={'steps': gate_steps, 'values': gate_values},
+            final_gate=engine.gate_value(params), gate_logit=float(params['snc_gate'][0, 0]),
+            loss=loss,
+            rounds=float(np.mean([max(p) for p in positions])),
+            token_steps=float(np.mean([sum(p) for p in positions])),
+        )
+        if task == 'split':  # the same names written by one stream, one token after another
+            nats = [_seq_nats(engine.gpt_sequence(params, cfg, tok.encode(n)[:-1])[0], tok.encode(n)[1:])
+                    for n in names]
+            result['sequential'] = {'nats_per_group': float(np.mean(nats)),
+                                    'token_steps': float(np.mean([len(n) + 1 for n in names]))}
+        if spec['sample']:
+            result['delta_norm'] = {'before': delta_before, 'after': snc_delta_norm(
+                task, params, cfg, bcfg, tok, sample, self.rng(task, k, 'delta'), s.temperature)}
+            result['samples'] = {}
+            for c, hook in (('notes', None), ('masked', mask_hook), ('plan_only', plan_only_hook)):
+                got = sample_groups(task, params, cfg, bcfg, tok, sample, self.rng(task, k, 'sample'),
+                                    s.temperature, hook)
+                result['samples'][c] = dict(task_metric(task, got, self.all_names),
+                                            examples=[g['texts'] for g in got[:6]])
+        result['seconds'] = time.perf_counter() - t0
+        result['train_seconds'] = train_seconds
+        return result
+
+
+def _seq_nats(logits, targets):
+    """Summed next-token loss of one sequence from its logits (n, vocab)."""
+    from .np_layers import log_softmax
+    logp = log_softmax(logits)
+    return float(-logp[np.arange(len(targets)), targets].sum())
+
+
+def run_label(spec):
+    """A short readable name of a run: 'copy k2 c1 l0 ours (trained: notes)'."""
+    return (f"{spec['task']} k{spec['n_streams']} c{spec['cadence']} l{spec['lag']} {spec['schedule']}"
+            + ('' if spec['train'] == 'notes' else f" (trained: {spec['train']})"))
+
+
+def _run_chunk(settings, seed, docs, indices, progress):
+    """Train seed `seed`'s trunk and do the runs plan_runs(settings)[i] for i in `indices`."""
+    state = _Seed(settings, seed, docs, progress)
+    specs = plan_runs(settings)
+    out = []
+    for i in indices:
+        r = state.run(specs[i])
+        main = 'notes' if 'notes' in r['loss'] else 'plan_only'
+        progress(f"[seed {seed}] run {i + 1:2d}/{len(specs)} {run_label(specs[i]):42s} | "
+                 f"loss {r['loss'][main]['loss']:.4f} ({main}) vs {r['loss']['masked']['loss']:.4f} (masked) | "
+                 f"gate {r['final_gate']:.4f} | {r['seconds']:.1f} s")
+        out.append((i, r))
+    return {'seed': seed, 'trunk_seconds': state.trunk_seconds, 'n_train_names': len(state.train_names),
+            'n_eval_names': len(state.eval_names), 'runs': out}
+
+
+def _chunk_worker(args):
+    settings, seed, docs, indices = args
+    return _run_chunk(settings, seed, docs, indices, lambda line: print(line, file=sys.stderr, flush=True))
+
+
+def run(settings=Settings(), docs=None, progress=None, jobs=1, argv=None):
+    """Run every seed's experiments (`plan_runs`) and return the results dict (see FORMAT).
+
+    docs: the names (default: the verified names.txt). progress(line) is called with a line
+    per trunk and per run (default: print to stderr). jobs > 1 shares the runs out among
+    that many processes (each retrains the seed's trunk it needs, about a second); the
+    results do not depend on it.
+    """
+    if not isinstance(settings, Settings):
+        raise ValueError(f"expected a Settings, got {type(settings).__name__}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    t0 = time.perf_counter()
+    data_sha = None
+    if docs is None:
+        path = names_path()
+        data_sha = sha256_of(path)
+        docs = load_docs(path)
+    docs = list(docs)
+    n_runs = len(plan_runs(settings))
+    progress(f"[experiment] {len(settings.seeds)} seed(s) x {n_runs} phase-2 runs, jobs={jobs}")
+    if jobs == 1:
+        chunks = [_run_chunk(settings, seed, docs, range(n_runs), progress) for seed in settings.seeds]
+    else:
+        import multiprocessing as mp
+        # every seed's runs dealt out into `jobs` interleaved chunks, so the work stays balanced
+        work = [(settings, seed, docs, list(range(n_runs))[j::jobs])
+                for seed in settings.seeds for j in range(jobs)]
+        with mp.get_context('spawn').Pool(min(jobs, len(work))) as pool:
+            chunks = pool.map(_chunk_worker, work, chunksize=1)
+    seeds, runs = {}, []
+    for c in chunks:
+        seeds.setdefault(c['seed'], {k: v for k, v in c.items() if k != 'runs'})
+        runs.extend((c['seed'], i, r) for i, r in c['runs'])
+    wall = time.perf_counter() - t0
+    progress(f"[experiment] done in {wall:.0f} s")
+    return {
+        'format': FORMAT,
+        'provenance': provenance(argv, wall, data_sha, jobs),
+        'settings': _jsonable(asdict(settings)),
+        'seeds': [seeds[s] for s in settings.seeds],
+        'runs': [r for _, _, r in sorted(runs, key=lambda x: (settings.seeds.index(x[0]), x[1]))],
+    }
+
+
+# ----------------------------------------------------------------------------- results file
+
+def _git_commit():
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(['git', '-C', str(repo), 'rev-parse', 'HEAD'], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(['git', '-C', str(repo), 'status', '--porcelain', '--untracked-files=no'],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return commit, bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def provenance(argv, wall_seconds, data_sha=None, jobs=1):
+    """Who made a results file and how: command line, git commit, versions, date, wall time."""
+    commit, dirty = _git_commit()
+    return {
+        'command': 'python -m microdnb ' + ' '.join(argv) if argv is not None else None,
+        'git_commit': commit, 'git_dirty': dirty,
+        'microdnb_version': __version__,
+        'python': sys.version.split()[0], 'numpy': np.__version__,
+        'date_utc': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC'),
+        'wall_seconds': round(wall_seconds, 1), 'jobs': jobs,
+        'cpu_count': os.cpu_count(), 'names_sha256': data_sha,
+    }
+
+
+def _jsonable(x, digits=6):
+    """Plain JSON types, floats rounded to `digits` significant digits (keeps the file small)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v, digits) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v, digits) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if not math.isfinite(x):
+            raise ValueError(f"refusing to write a non-finite number ({x}) to the results file")
+        return float(f"{x:.{digits}g}")
+    return x
+
+
+def save_results(results, path):
+    """Write `results` to `path` as JSON, atomically (a temporary file, then a rename)."""
+    if not isinstance(results, dict) or results.get('format') != FORMAT:
+        raise ValueError(f"results must be a dict made by experiments.run (format {FORMAT})")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a file name such as {path / 'experiments.json'}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_jsonable(results), indent=1, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text + '\n')
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_results(path):
+    """Read a results file written by `save_results`, checking its format and fields."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; make it with "
+                                f"`python -m microdnb experiment --out {path}`")
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); re-run `python -m microdnb experiment`") from None
+    if not isinstance(results, dict) or results.get('format') != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} file")
+    for key in ('provenance', 'settings', 'seeds', 'runs'):
+        if key not in results:
+            raise ValueError(f"{path} has no {key!r}: it is incomplete; re-run the experiment")
+    for r in results['runs']:
+        missing = {'seed', 'task', 'n_streams', 'cadence', 'lag', 'schedule', 'train', 'gate', 'loss'} - set(r)
+        if missing:
+            raise ValueError(f"{path}: a run lacks {sorted(missing)}")
+    return results
+
+
+# ----------------------------------------------------------------------------- summaries
+
+def select(results, **where):
+    """The runs whose fields equal `where` (e.g. task='copy', schedule='ours')."""
+    return [r for r in results['runs'] if all(r.get(k) == v for k, v in where.items())]
+
+
+def main_setting(results):
+    s = results['settings']
+    return {'n_streams': s['n_streams'], 'cadence': s['cadence'], 'lag': s['lag']}
+
+
+def mean_std(values):
+    """(mean, sample standard deviation) of a list of numbers; std 0 for a single value."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("mean_std of nothing")
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def loss_stats(runs, condition, stream=None):
+    """mean, std over the runs (seeds) of the held-out loss under `condition` (one stream's if given)."""
+    vals = [r['loss'][condition]['loss'] if stream is None else r['loss'][condition]['by_stream'][stream]
+            for r in runs if condition in r['loss']]
+    return mean_std(vals)
+
+
+def _fmt(ms, digits=3):
+    m, s = ms
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def controls_table(results, schedule_name='ours'):
+    """Rows (as lists of strings) of held-out loss per task and condition, mean ± std over seeds,
+    for the main bus setting, plus the two trained controls and the final gate."""
+    header = ['task', 'stream'] + list(CONDITIONS) + ['trained re-paired', 'trained plan only', 'final gate']
+    rows = [header]
+    main = main_setting(results)
+    for task in tasks.TASKS:
+        runs = select(results, task=task, schedule=schedule_name, train='notes', **main)
+        if not runs:
+            continue
+        rep = select(results, task=task, schedule=schedule_name, train='repaired', **main)
+        plan = select(results, task=task, schedule=schedule_name, train='plan_only', **main)
+        k = runs[0]['n_streams']
+        for stream in [None] + list(range(k)):
+            row = [task, 'all' if stream is None else str(stream)]
+            row += [_fmt(loss_stats(runs, c, stream)) for c in CONDITIONS]
+            row += [_fmt(loss_stats(rep, 'notes', stream)) if rep else '',
+                    _fmt(loss_stats(plan, 'plan_only', stream)) if plan else '']
+            row += [_fmt(mean_std([r['final_gate'] for r in runs]), 4) if stream is None else '']
+            rows.append(row)
+    return rows
+
+
+def format_table(rows):
+    """Rows of strings as an aligned plain-text table."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ['  '.join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, '  '.join('-' * w for w in widths))
+    return '\n'.join(lines)
+
+
+def sweep_rows(results, task, axis):
+    """For a sweep over `axis` ('cadence', 'lag' or 'n_streams') of `task`, one row per value:
+    (value, {condition: (mean, std)}, gate (mean, std), rounds, token_steps)."""
+    main = main_setting(results)
+    values = results['settings'][{'cadence': 'cadences', 'lag': 'lags', 'n_streams': 'streams'}[axis]]
+    out = []
+    for v in values:
+        where = dict(main, **{axis: v})
+        runs = select(results, task=task, schedule='ours', train='notes', **where)
+        if not runs:
+            continue
+        conds = {c: loss_stats(runs, c) for c in ('notes', 'masked', 'shuffled') if c in runs[0]['loss']}
+        out.append((v, conds, mean_std([r['final_gate'] for r in runs]),
+                    runs[0]['rounds'], runs[0]['token_steps']))
+    return out
+
+
+# ----------------------------------------------------------------------------- figures
+
+COLORS = {'notes': '#1f77b4', 'masked': '#7f7f7f', 'shuffled': '#ff7f0e', 'repaired': '#d62728',
+          'plan_only': '#2ca02c', 'trained re-paired': '#9467bd', 'trained plan only': '#8c564b'}
+
+
+def plot_controls(results, schedule_name='ours'):
+    """Bars: held-out loss minus the trunk's (masked), per task and condition, mean ± std over seeds.
+    Below zero the condition beats the trunk alone."""
+    import matplotlib.pyplot as plt
+    main = main_setting(results)
+    labels = ['notes', 'shuffled', 'repaired', 'plan_only', 'trained re-paired', 'trained plan only']
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.13
+    tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=schedule_name, **main)]
+    for j, label in enumerate(labels):
+        means, stds = [], []
+        for task in tasks_here:
+            base = {r['seed']: r['loss']['masked']['loss']
+                    for r in select(results, task=task, schedule=schedule_name, train='notes', **main)}
+            if label.startswith('trained'):
+                train = 'repaired' if 're-paired' in label else 'plan_only'
+                cond = 'notes' if train == 'repaired' else 'plan_only'
+                runs = select(results, task=task, schedule=schedule_name, train=train, **main)
+            else:
+                cond, runs = label, select(results, task=task, schedule=schedule_name, train='notes', **main)
+            diffs = [r['loss'][cond]['loss'] - base[r['seed']] for r in runs if cond in r['loss']]
+            m, s = mean_std(diffs) if diffs else (np.nan, 0.0)
+            means.append(m)
+            stds.append(s)
+        x = np.arange(len(tasks_here)) + (j - (len(labels) - 1) / 2) * width
+        ax.bar(x, means, width, yerr=stds, capsize=2, color=COLORS[label], label=label.replace('_', ' '))
+    ax.axhline(0, color='k', lw=0.8)
+    ax.set_xticks(np.arange(len(tasks_here)))
+    ax.set_xticklabels(tasks_here)
+    ax.set_ylabel('held-out loss − trunk alone\n(nats per token)')
+    ax.set_title(f"What the bus is worth, and what each control keeps "
+                 f"({'our' if schedule_name == 'ours' else 'the reference'} schedule; "
+                 f"{main['n_streams']} streams, cadence {main['cadence']}, lag {main['lag']})", fontsize=10)
+    ax.legend(fontsize=8, ncol=3, loc='lower left')
+    ax.grid(axis='y', alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gate(results):
+    """The gate during phase 2, per task, with our schedule and the reference's (mean over seeds,
+    band = min..max)."""
+    import matplotlib.pyplot as plt
+    main = main_setting(results)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    for ax, sched in zip(axes, ('reference', 'ours')):
+        for i, task in enumerate(tasks.TASKS):
+            runs = select(results, task=task, schedule=sched, train='notes', **main)
+            if not runs:
+                continue
+            steps = np.array(runs[0]['gate']['steps'])
+            vals = np.array([r['gate']['values'] for r in runs])
+            color = ('#7f7f7f', '#ff7f0e', '#1f77b4')[i % 3]
+            ax.plot(steps, vals.mean(0), color=color, label=task)
+            ax.fill_between(steps, vals.min(0), vals.max(0), color=color, alpha=0.2, lw=0)
+        r0 = select(results, schedule=sched, **main)
+        if r0:
+            ax.set_title(f"{sched} schedule: {r0[0]['snc_steps']} steps, lr {r0[0]['snc_learning_rate']:g}",
+                         fontsize=10)
+        ax.axhline(1 / (1 + math.exp(5)), color='k', ls=':', lw=0.8)
+        ax.set_xlabel('phase-2 step')
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel('gate = sigmoid(logit)')
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweeps(results, task='copy'):
+    """Held-out loss against cadence, lag and number of streams (one change from the main
+    setting each), with the notes, masked and shuffled; mean ± std over seeds."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(8, 3.0), sharey=True)
+    for ax, axis in zip(axes, ('cadence', 'lag', 'n_streams')):
+        rows = sweep_rows(results, task, axis)
+        xs = [r[0] for r in rows]
+        for cond in ('notes', 'shuffled', 'masked'):
+            pts = [(x, r[1][cond]) for x, r in zip(xs, rows) if cond in r[1]]
+            if pts:
+                ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] for p in pts],
+                            marker='o', ms=4, capsize=2, color=COLORS[cond], label=cond)
+        ax.set_xticks(xs)
+        ax.set_xlabel({'n_streams': 'streams'}.get(axis, axis))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel('held-out loss (nats/token)')
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{task} task: one setting changed at a time", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- a counting oracle
+
+def split_counting_loss(train_names, eval_names, visible='bus', prior=5.0):
+    """How well a counting model (no network) predicts stream 1 of the 2-stream split task.
+
+    Stream 1 writes the second half of a name. Its token j+1 is predicted from its own
+    tokens 1..j and from what it can know of the first half:
+      visible='none'  nothing (the bus masked)
+      visible='bus'   the first half's first j characters: what stream 0's notes hold in
+                      round j with cadence 1 and lag 0 (a note holds the tokens up to its round)
+      visible='all'   the whole first half (as if stream 0 had finished first)
+    Probabilities are counts of (context, next token) in `train_names`, interpolated with
+    the 'none' model (and that one with character frequencies) with weight `prior`.
+    Returns the mean loss per token (nats) over `eval_names`.
+    """
+    from collections import Counter, defaultdict
+    if visible not in ('none', 'bus', 'all'):
+        raise ValueError(f"visible must be 'none', 'bus' or 'all', got {visible!r}")
+    if not train_names or not eval_names:
+        raise ValueError("split_counting_loss needs training names and names to evaluate on")
+
+    def events(names, what):
+        for name in names:
+            if len(name) < 2:
+                continue
+            first, second = tasks.split_name(name, 2)
+            target = second + '.'  # '.' stands for the closing BOS
+            for j, ch in enumerate(target):
+                seen = {'none': '', 'bus': first[:j], 'all': first}[what]
+                yield (seen, second[:j]), ch
+
+    freq = Counter(ch for n in train_names for ch in n + '.')
+    total = sum(freq.values())
+    alphabet = len(freq) + 1
+
+    def p_char(ch):
+        return (freq[ch] + 1) / (total + alphabet)
+
+    def fit(what):
+        table = defaultdict(Counter)
+        for ctx, ch in events(train_names, what):
+            table[ctx][ch] += 1
+        return table
+
+    own = fit('none')
+
+    def p_own(ctx, ch):
+        c = own.get(('', ctx[1]), Counter())
+        return (c[ch] + prior * p_char(ch)) / (sum(c.values()) + prior)
+
+    table = own if visible == 'none' else fit(visible)
+    nll, n = 0.0, 0
+    for ctx, ch in events(eval_names, visible):
+        c = table.get(ctx, Counter())
+        back = p_char(ch) if visible == 'none' else p_own(ctx, ch)
+        nll -= math.log((c[ch] + prior * back) / (sum(c.values()) + prior))
+        n += 1
+    return nll / n
