@@ -5,6 +5,7 @@ committed to this repository: `load_docs()` downloads it once, checks its SHA-25
 and caches it; `MICRODNB_NAMES=/path/to/names.txt` points at a local copy instead.
 """
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -58,7 +59,7 @@ def names_path(download=True):
     tmp = path.with_suffix('.part')
     try:
         urllib.request.urlretrieve(NAMES_URL, tmp)
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # incl. a cut-off read
         tmp.unlink(missing_ok=True)
         raise FileNotFoundError(
             f"could not download the names dataset from {NAMES_URL} ({e}). Offline? Download "

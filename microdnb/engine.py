@@ -619,11 +619,11 @@ class Adam:
             start += arr.size
 
 
-def _check_train(params, cfg, tcfg, docs):
+def _check_train(params, cfg, tcfg, docs, need_docs=True):
     check_params(params, cfg)
     if not isinstance(tcfg, TrainConfig):
         raise ValueError(f"expected a TrainConfig, got {type(tcfg).__name__}")
-    if not docs:
+    if need_docs and not docs:
         raise ValueError("docs is empty: training needs at least one document")
 
 
@@ -651,10 +651,7 @@ def train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=None, groups
     token lists `groups_fn(step)` returns (for other tasks); `notes_hook` as in
     `streams_loss_and_grads`.
     """
-    if groups_fn is None:
-        _check_train(params, cfg, tcfg, docs)
-    else:
-        _check_train(params, cfg, tcfg, docs or [None])
+    _check_train(params, cfg, tcfg, docs, need_docs=groups_fn is None)
     if not isinstance(bcfg, BusConfig):
         raise ValueError(f"expected a BusConfig, got {type(bcfg).__name__}")
     adam = Adam(params, SNC_KEYS, tcfg.beta1, tcfg.beta2, tcfg.eps_adam)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, engine, tasks
+from .analysis import forward_passes
 from .config import BusConfig, ModelConfig, TrainConfig
 from .data import Tokenizer, load_docs, names_path, sha256_of
 
@@ -192,8 +193,9 @@ def choose_donors(token_groups, names):
     return donors
 
 
-def _nll(params, cfg, bcfg, streams, hook):
-    """Per stream, the next-token losses (nats) of a teacher-forced decode of `streams`."""
+def token_losses(params, cfg, bcfg, streams, hook=None):
+    """Per stream, the next-token losses (nats), one per position, of a teacher-forced decode
+    of the token lists `streams` through the bus (`hook` as the engine's notes_hook)."""
     out = []
     for seq, logp in zip(streams, engine.streams_log_probs(params, cfg, bcfg, streams, notes_hook=hook)):
         targets = np.asarray(seq[1:len(logp) + 1])
@@ -228,11 +230,11 @@ def evaluate(params, cfg, bcfg, token_groups, condition, names=None, repaired_gr
         hooks = []
         for h in donors:
             store = {}
-            _nll(params, cfg, bcfg, token_groups[h], recorder(store))
+            token_losses(params, cfg, bcfg, token_groups[h], recorder(store))
             hooks.append(donor_hook(store, cfg.notes_dim))
     sums, counts = np.zeros(k), np.zeros(k)
     for streams, hook in zip(groups, hooks):
-        for s, nll in enumerate(_nll(params, cfg, bcfg, streams, hook)):
+        for s, nll in enumerate(token_losses(params, cfg, bcfg, streams, hook)):
             sums[s] += nll.sum()
             counts[s] += len(nll)
     return {'loss': float(sums.sum() / counts.sum()), 'by_stream': (sums / counts).tolist(),
@@ -295,10 +297,17 @@ def task_metric(task, samples, known_names):
 
 # ----------------------------------------------------------------------------- one seed
 
-class _Seed:
-    """What every run of one seed shares: the data split, the tokenizer, the trained trunk."""
+class SeedState:
+    """What every run of one seed shares: the data split, the tokenizer, the trained trunk.
 
-    def __init__(self, settings, seed, docs, progress):
+    Making one shuffles `docs` with random.Random(seed) (the reference's order), keeps the
+    last `settings.n_heldout` names out of every training step and trains the trunk.
+    """
+
+    def __init__(self, settings, seed, docs, progress=None):
+        if not isinstance(settings, Settings):
+            raise ValueError(f"expected a Settings, got {type(settings).__name__}")
+        progress = progress or (lambda line: None)
         t0 = time.perf_counter()
         self.settings, self.seed = settings, seed
         rng = random.Random(seed)
@@ -317,6 +326,13 @@ class _Seed:
         self.trunk_seconds = time.perf_counter() - t0
         progress(f"[seed {seed}] trunk trained ({settings.trunk_steps} steps) in {self.trunk_seconds:.1f} s")
 
+    def spec(self, task, n_streams=None, cadence=None, lag=None, schedule='ours', train='notes'):
+        """A run description as `plan_runs` makes them (main bus setting unless given)."""
+        s = self.settings
+        return {'task': task, 'n_streams': s.n_streams if n_streams is None else n_streams,
+                'cadence': s.cadence if cadence is None else cadence, 'lag': s.lag if lag is None else lag,
+                'schedule': schedule, 'train': train, 'evals': ['notes', 'masked'], 'sample': False}
+
     def rng(self, *parts):
         # string seeds are hashed with SHA-512 by random.Random: stable across runs and machines
         return random.Random(':'.join(map(str, (self.seed,) + parts)))
@@ -326,31 +342,49 @@ class _Seed:
         groups = tasks.make_groups(task, self.eval_names, k, self.settings.n_eval_groups, self.rng(task, 'eval'))
         return groups, [tasks.encode_group(task, g, self.tokenizer) for g in groups]
 
+    def train(self, spec, callback=None):
+        """Phase 2 of `spec` from this seed's trunk. Returns (params, gate_steps, gate_values).
+
+        callback(info, params) is called after every step (e.g. to keep copies of params).
+        """
+        s, tok, cfg = self.settings, self.tokenizer, self.cfg
+        task, k = spec['task'], spec['n_streams']
+        if spec['train'] not in TRAININGS:
+            raise ValueError(f"train must be one of {TRAININGS}, got {spec['train']!r}")
+        bcfg = BusConfig(n_streams=k, cadence=spec['cadence'], lag=spec['lag'])
+        tcfg = schedule(s, spec['schedule'])
+        train_groups = tasks.make_groups(task, self.train_names, k, tcfg.snc_steps, self.rng(task, k, 'train'))
+        if spec['train'] == 'repaired':
+            train_groups = tasks.repair(train_groups, self.rng(task, k, 'train-repair'))
+        train_tokens = [tasks.encode_group(task, g, tok) for g in train_groups]
+        params = {name: arr.copy() for name, arr in self.trunk.items()}
+        gate_steps, gate_values = [0], [engine.gate_value(params)]
+
+        def on_step(info):
+            if (info['step'] + 1) % s.gate_every == 0 or info['step'] + 1 == info['num_steps']:
+                gate_steps.append(info['step'] + 1)
+                gate_values.append(info['gate'])
+            if callback is not None:
+                callback(info, params)
+        engine.train_phase2(params, cfg, tcfg, bcfg, None, tok, callback=on_step,
+                            groups_fn=lambda step: train_tokens[step],
+                            notes_hook=plan_only_hook if spec['train'] == 'plan_only' else None)
+        return params, gate_steps, gate_values
+
     def run(self, spec):
+        """Train `spec` and measure it (losses under spec['evals'], gate, rounds, and with
+        spec['sample'] the sampled task metric and SNC's output size). Returns a dict."""
         s, tok, cfg = self.settings, self.tokenizer, self.cfg
         task, k = spec['task'], spec['n_streams']
         bcfg = BusConfig(n_streams=k, cadence=spec['cadence'], lag=spec['lag'])
         tcfg = schedule(s, spec['schedule'])
         groups, token_groups = self.eval_groups(task, k)
         sample = groups[:s.n_sample_groups]
-        params = {name: arr.copy() for name, arr in self.trunk.items()}
         if spec['sample']:  # SNC's output before phase 2, to compare with after
-            delta_before = snc_delta_norm(task, params, cfg, bcfg, tok, sample, self.rng(task, k, 'delta'),
+            delta_before = snc_delta_norm(task, self.trunk, cfg, bcfg, tok, sample, self.rng(task, k, 'delta'),
                                           s.temperature)
         t0 = time.perf_counter()
-        train_groups = tasks.make_groups(task, self.train_names, k, tcfg.snc_steps, self.rng(task, k, 'train'))
-        if spec['train'] == 'repaired':
-            train_groups = tasks.repair(train_groups, self.rng(task, k, 'train-repair'))
-        train_tokens = [tasks.encode_group(task, g, tok) for g in train_groups]
-        gate_steps, gate_values = [0], [engine.gate_value(params)]
-
-        def callback(info):
-            if (info['step'] + 1) % s.gate_every == 0 or info['step'] + 1 == info['num_steps']:
-                gate_steps.append(info['step'] + 1)
-                gate_values.append(info['gate'])
-        engine.train_phase2(params, cfg, tcfg, bcfg, None, tok, callback=callback,
-                            groups_fn=lambda step: train_tokens[step],
-                            notes_hook=plan_only_hook if spec['train'] == 'plan_only' else None)
+        params, gate_steps, gate_values = self.train(spec)
         train_seconds = time.perf_counter() - t0
 
         repaired = [tasks.encode_group(task, g, tok)
@@ -367,6 +401,8 @@ class _Seed:
             loss=loss,
             rounds=float(np.mean([max(p) for p in positions])),
             token_steps=float(np.mean([sum(p) for p in positions])),
+            # forward passes one after another when every pass the read rule allows is batched
+            passes=float(np.mean([forward_passes(p, bcfg.cadence, bcfg.lag) for p in positions])),
         )
         if task == 'split':  # the same names written by one stream, one token after another
             nats = [_seq_nats(engine.gpt_sequence(params, cfg, tok.encode(n)[:-1])[0], tok.encode(n)[1:])
@@ -402,7 +438,7 @@ def run_label(spec):
 
 def _run_chunk(settings, seed, docs, indices, progress):
     """Train seed `seed`'s trunk and do the runs plan_runs(settings)[i] for i in `indices`."""
-    state = _Seed(settings, seed, docs, progress)
+    state = SeedState(settings, seed, docs, progress)
     specs = plan_runs(settings)
     out = []
     for i in indices:
@@ -586,13 +622,19 @@ def loss_stats(runs, condition, stream=None):
 
 def _fmt(ms, digits=3):
     m, s = ms
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
+    return f"{m:.{digits}f}±{s:.{digits}f}"
+
+
+def _fmt_g(ms):
+    m, s = ms
+    return f"{m:.2g}±{s:.1g}"
 
 
 def controls_table(results, schedule_name='ours'):
-    """Rows (as lists of strings) of held-out loss per task and condition, mean ± std over seeds,
-    for the main bus setting, plus the two trained controls and the final gate."""
-    header = ['task', 'stream'] + list(CONDITIONS) + ['trained re-paired', 'trained plan only', 'final gate']
+    """Rows (lists of strings) of held-out loss per task, stream and condition, mean±std over
+    seeds, at the main bus setting; then the two trained controls (see TRAININGS)."""
+    header = ['task', 'stream', 'notes', 'masked', 'shuffled', 're-paired', 'plan only',
+              'trained re-paired', 'trained plan only']
     rows = [header]
     main = main_setting(results)
     for task in tasks.TASKS:
@@ -601,14 +643,66 @@ def controls_table(results, schedule_name='ours'):
             continue
         rep = select(results, task=task, schedule=schedule_name, train='repaired', **main)
         plan = select(results, task=task, schedule=schedule_name, train='plan_only', **main)
-        k = runs[0]['n_streams']
-        for stream in [None] + list(range(k)):
+        for stream in [None] + list(range(runs[0]['n_streams'])):
             row = [task, 'all' if stream is None else str(stream)]
             row += [_fmt(loss_stats(runs, c, stream)) for c in CONDITIONS]
-            row += [_fmt(loss_stats(rep, 'notes', stream)) if rep else '',
-                    _fmt(loss_stats(plan, 'plan_only', stream)) if plan else '']
-            row += [_fmt(mean_std([r['final_gate'] for r in runs]), 4) if stream is None else '']
+            row += [_fmt(loss_stats(rep, 'notes', stream)) if rep else '-',
+                    _fmt(loss_stats(plan, 'plan_only', stream)) if plan else '-']
             rows.append(row)
+    return rows
+
+
+def gate_table(results):
+    """Rows: per task and schedule, the final gate and its logit (mean±std over seeds), how far
+    Adam could have moved the logit (the sum of the learning rates), and, where measured,
+    the mean length of SNC's delta before and after phase 2."""
+    rows = [['task', 'schedule', 'final gate', 'gate logit', 'logit could move', '|delta| before', '|delta| after']]
+    main = main_setting(results)
+    for task in tasks.TASKS:
+        for sched in ('reference', 'ours'):
+            runs = select(results, task=task, schedule=sched, train='notes', **main)
+            if not runs:
+                continue
+            bound = sum(runs[0]['snc_learning_rate'] * (1 - i / runs[0]['snc_steps'])
+                        for i in range(runs[0]['snc_steps']))
+            delta = [r['delta_norm'] for r in runs if 'delta_norm' in r]
+            rows.append([task, sched, _fmt(mean_std([r['final_gate'] for r in runs]), 4),
+                         _fmt(mean_std([r['gate_logit'] for r in runs]), 2), f"{bound:.2f}",
+                         _fmt_g(mean_std([d['before'] for d in delta])) if delta else '-',
+                         _fmt_g(mean_std([d['after'] for d in delta])) if delta else '-'])
+    return rows
+
+
+def samples_table(results):
+    """Rows: the sampled task metric per task, with the notes, masked and plan seeds only
+    (mean±std over seeds, our schedule, main setting)."""
+    rows = [['task', 'metric', 'notes', 'masked', 'plan only']]
+    main = main_setting(results)
+    for task in tasks.TASKS:
+        runs = [r for r in select(results, task=task, schedule='ours', train='notes', **main) if 'samples' in r]
+        if not runs:
+            continue
+        for metric in (k for k in runs[0]['samples']['notes'] if k != 'examples'):
+            rows.append([task, metric] + [_fmt(mean_std([r['samples'][c][metric] for r in runs]), 2)
+                                          for c in ('notes', 'masked', 'plan_only')])
+    return rows
+
+
+def rounds_table(results, task='split'):
+    """Rows: for each number of streams, what writing the held-out names in parallel costs
+    (rounds, forward passes one after another, token steps) and buys, against one stream
+    writing each whole name: nats per name with the notes, masked, and sequentially."""
+    rows = [['streams', 'rounds', 'passes', 'token steps', 'sequential steps',
+             'nats/name notes', 'nats/name masked', 'nats/name sequential']]
+    for k, conds, gate, rounds, steps in sweep_rows(results, task, 'n_streams'):
+        runs = select(results, task=task, schedule='ours', train='notes', n_streams=k,
+                      **{key: v for key, v in main_setting(results).items() if key != 'n_streams'})
+        seq = [r['sequential'] for r in runs if 'sequential' in r]
+        rows.append([str(k), f"{rounds:.2f}", f"{runs[0].get('passes', float('nan')):.2f}", f"{steps:.2f}",
+                     f"{seq[0]['token_steps']:.2f}" if seq else '-',
+                     _fmt(mean_std([r['loss']['notes']['nats_per_group'] for r in runs]), 2),
+                     _fmt(mean_std([r['loss']['masked']['nats_per_group'] for r in runs]), 2),
+                     _fmt(mean_std([q['nats_per_group'] for q in seq]), 2) if seq else '-'])
     return rows
 
 
@@ -792,3 +886,38 @@ def split_counting_loss(train_names, eval_names, visible='bus', prior=5.0):
         nll -= math.log((c[ch] + prior * back) / (sum(c.values()) + prior))
         n += 1
     return nll / n
+
+
+def plot_token_losses(target, losses, title=None, ymax=None, ax=None):
+    """Bars of one stream's loss at each of its positions, one bar group per condition.
+
+    target: the characters the stream had to write (the end of the name is added as 'end');
+    losses: {condition: per-position losses} (from `token_losses`), each len(target) + 1 long.
+    """
+    import matplotlib.pyplot as plt
+    labels = list(target) + ['end']
+    if not losses or any(len(v) != len(labels) for v in losses.values()):
+        raise ValueError(f"losses must map conditions to {len(labels)} per-position losses "
+                         f"(one per character of {target!r}, and the end)")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 2.8))
+    else:
+        fig = ax.figure
+    width = 0.8 / len(losses)
+    x = np.arange(len(labels))
+    for j, (cond, vals) in enumerate(losses.items()):
+        vals = np.asarray(vals, dtype=float)
+        ax.bar(x + (j - (len(losses) - 1) / 2) * width, vals, width, color=COLORS.get(cond, None),
+               label=f"{cond.replace('_', ' ')}: {vals.mean():.2f} nats/token")
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels)
+    ax.set_xlabel('character the stream has to write next')
+    ax.set_ylabel('loss (nats)')
+    if ymax is not None:
+        ax.set_ylim(0, ymax)
+    ax.legend(fontsize=8, loc='upper right')
+    ax.grid(axis='y', alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

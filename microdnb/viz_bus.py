@@ -231,8 +231,7 @@ def snc_attention_figure(trace, stream, tokenizer, layer=0, title=None):
     height = nrows * (0.3 * len(rows) + 0.5) + 0.12 * max(len(bus_label(*l)) for l in labels) + 0.9
     fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH, height), squeeze=False,
                              sharex=True, sharey=True, layout='constrained')
-    cmap = plt.get_cmap('viridis').copy()
-    cmap.set_bad('#e6e6e6')
+    cmap = plt.get_cmap('viridis').with_extremes(bad='#e6e6e6')  # grey: not readable
 
     def char(t):
         return 'BOS' if t is None or t == tokenizer.BOS else tokenizer.uchars[t]

@@ -323,16 +323,16 @@ def test_paired_difference_and_positions():
 def test_reference_run_is_replicate(all_docs):
     from microdnb.replicate import replicate
     docs = list(all_docs)
-    run = analysis.reference_run(seed=3, steps=6, snc_steps=3, docs=docs)
-    params = replicate(seed=3, steps=6, snc_steps=3, engine='numpy', out=lambda line: None, docs=docs)
+    run = analysis.reference_run(seed=3, steps=4, snc_steps=2, docs=docs)
+    params = replicate(seed=3, steps=4, snc_steps=2, engine='numpy', out=lambda line: None, docs=docs)
     for name, value in params.items():
         np.testing.assert_array_equal(run['params'][name], value)
-    assert len(run['phase1']['loss']) == 6 and len(run['phase2']['gate']) == 3
+    assert len(run['phase1']['loss']) == 4 and len(run['phase2']['gate']) == 2
     assert run['phase2']['gate'][-1] == engine.gate_value(params)
     shuffled, tokenizer = analysis.reference_docs(seed=3, docs=docs)
     assert shuffled == run['docs'] and tokenizer.uchars == run['tokenizer'].uchars
     # the scalar engine records the same curves
-    scalar = analysis.reference_run(seed=3, steps=6, snc_steps=3, engine='scalar', docs=docs)
+    scalar = analysis.reference_run(seed=3, steps=4, snc_steps=2, engine='scalar', docs=docs)
     np.testing.assert_allclose(scalar['phase1']['loss'], run['phase1']['loss'], atol=1e-9)
     np.testing.assert_allclose(scalar['phase2']['loss'], run['phase2']['loss'], atol=1e-9)
 

@@ -35,7 +35,8 @@ def checkpoint(tmp_path_factory, data_file):
     return path, proc
 
 
-@pytest.mark.parametrize('args', [['--help'], ['replicate', '--help'], ['train', '--help'], ['sample', '--help']])
+@pytest.mark.parametrize('args', [['--help'], ['replicate', '--help'], ['train', '--help'], ['sample', '--help'],
+                                  ['experiment', '--help']])
 def test_help_exits_zero(args):
     proc = run(*args)
     assert proc.returncode == 0 and proc.stdout.startswith('usage: python -m microdnb')

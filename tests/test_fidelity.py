@@ -103,3 +103,13 @@ def test_cli_replicate_equals_the_reference(reference_dir, names_file, tmp_path)
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == expected
     assert ' step    1 /    5 | loss 3.3660' in expected
+
+
+@pytest.mark.parametrize('kwargs, match', [(dict(engine='torch'), 'engine must be one of'),
+                                           (dict(steps=-1), 'TrainConfig.steps'),
+                                           (dict(snc_steps=2.5), 'TrainConfig.snc_steps')])
+def test_replicate_validates_before_doing_anything(kwargs, match):
+    lines = []
+    with pytest.raises(ValueError, match=match):
+        replicate(out=lines.append, docs=['should', 'not', 'be', 'used'], **kwargs)
+    assert lines == []
