@@ -64,7 +64,7 @@ browser-deps:
 # under nbval (stored outputs must match a fresh run, modulo tests/nbval_sanitize.cfg).
 test: book browser-deps
 	$(PY) -m pytest tests book --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_store_history
 
 lab: venv
 	cd book && ../$(VENV)/bin/jupyter lab

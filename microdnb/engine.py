@@ -431,18 +431,41 @@ def doc_loss_and_grads(params, cfg, tokens, keys=None):
     for `keys` (default every parameter; SNC's are zero, as SNC is not in this graph).
     """
     _check_tokens(tokens, cfg, 'tokens')
+    return docs_loss_and_grads(params, cfg, [tokens], keys)
+
+
+def docs_loss_and_grads(params, cfg, docs_tokens, keys=None):
+    """The mean over documents of each one's mean next-token loss (trunk only), and its gradients.
+
+    All documents run as one block: B documents x the longest length, the shorter ones
+    padded at the end (causal attention keeps padding away from real positions, and
+    padding carries no loss). One document is exactly `doc_loss_and_grads`.
+    """
+    if not isinstance(docs_tokens, (list, tuple)) or not docs_tokens:
+        raise ValueError("docs_tokens must be a non-empty list of token lists")
+    for i, tokens in enumerate(docs_tokens):
+        _check_tokens(tokens, cfg, f'docs_tokens[{i}]')
     keys = _grad_keys(cfg, keys)
     W = _Weights(params, cfg)
-    n = min(cfg.block_size, len(tokens) - 1)
-    cache = _KVCache(cfg, 1)
-    logits, hidden, saved = _forward(W, cfg, cache, np.array([0]), 0, np.array([tokens[:n]]))
-    targets = np.asarray(tokens[1:n + 1])
-    logp = log_softmax(logits[0])
-    loss = -logp[np.arange(n), targets].sum() * (1 / n)
+    B = len(docs_tokens)
+    ns = [min(cfg.block_size, len(t) - 1) for t in docs_tokens]
+    inputs = np.zeros((B, max(ns)), dtype=np.int64)
+    targets = np.zeros((B, max(ns)), dtype=np.int64)
+    weight = np.zeros((B, max(ns), 1))  # d(loss)/d(token loss): 1 / (n B), 0 on padding
+    for b, (tokens, n) in enumerate(zip(docs_tokens, ns)):
+        inputs[b, :n], targets[b, :n], weight[b, :n] = tokens[:n], tokens[1:n + 1], 1 / n / B
+    cache = _KVCache(cfg, B)
+    logits, _, saved = _forward(W, cfg, cache, np.arange(B), 0, inputs)
+    logp = log_softmax(logits)
+    rows, cols = np.arange(B)[:, None], np.arange(max(ns))[None, :]
+    picked = logp[rows, cols, targets]
+    loss = sum(-picked[b, :n].sum() * (1 / n) for b, n in enumerate(ns)) / B  # as (1/n) * sum(losses)
     grads = {k: np.zeros_like(params[k]) for k in keys}
     if any(k not in SNC_KEYS for k in keys):
+        dlogits = np.exp(logp)
+        dlogits[rows, cols, targets] -= 1.0
         cache.zero_grads()
-        _backward(W, cfg, cache, grads, saved, _dlogits(logp, targets, 1 / n)[None], None)
+        _backward(W, cfg, cache, grads, saved, dlogits * weight, None)
     return float(loss), grads
 
 
@@ -627,15 +650,21 @@ def _check_train(params, cfg, tcfg, docs, need_docs=True):
         raise ValueError("docs is empty: training needs at least one document")
 
 
-def train_phase1(params, cfg, tcfg, docs, tokenizer, callback=None):
-    """Train the trunk on one document per step (docs[step % len(docs)]), in place. Returns Adam."""
+def train_phase1(params, cfg, tcfg, docs, tokenizer, callback=None, batch_size=1):
+    """Train the trunk, in place, on `batch_size` documents per step. Returns the Adam state.
+
+    Step s uses docs[(s * batch_size + i) % len(docs)] for i < batch_size and their
+    mean loss; batch_size=1 (the reference) is one document per step, docs[s % len(docs)].
+    """
     _check_train(params, cfg, tcfg, docs)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     keys = base_keys(cfg)
     adam = Adam(params, keys, tcfg.beta1, tcfg.beta2, tcfg.eps_adam)
     num_steps = tcfg.steps
     for step in range(num_steps):
-        doc = docs[step % len(docs)]
-        loss, grads = doc_loss_and_grads(params, cfg, tokenizer.encode(doc), keys)
+        batch = [tokenizer.encode(docs[(step * batch_size + i) % len(docs)]) for i in range(batch_size)]
+        loss, grads = docs_loss_and_grads(params, cfg, batch, keys)
         lr_t = tcfg.learning_rate * (1 - step / num_steps)
         adam.step(grads, step, lr_t)
         if callback is not None:

@@ -400,6 +400,8 @@ def phase2_figure(phase2, trunk_pair_loss, gate_ceiling, window=25):
     ax.set_xlabel('phase-2 step')
     ax.set_ylabel('loss of the step\'s pair')
     ax.set_title('loss per step', fontsize=9)
+    low, high = min(loss.min(), trunk.min()), max(loss.max(), trunk.max())
+    ax.set_ylim(low - 0.05, high + 0.35 * (high - low))  # room for the legend above the curves
     ax.legend(fontsize=7, frameon=False, loc='upper right')
     ax = axes[1]
     diff = loss - trunk

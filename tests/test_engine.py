@@ -467,3 +467,26 @@ def test_streams_log_probs_are_the_per_token_losses():
     assert all(np.allclose(np.exp(lp).sum(1), 1.0) for lp in logp)
     picked = [-lp[i, s[i + 1]] for lp, s in zip(logp, HOOK_STREAMS) for i in range(len(lp))]
     assert abs(sum(picked) / n - loss) <= 1e-12 * loss
+
+
+def test_a_batch_of_documents_is_the_mean_of_their_losses_and_grads():
+    state_dict, params = make(REF_CFG, seed=8)
+    batch = [TOKENIZER.encode(d) for d in ('ava', 'charlotte', 'liam')]
+    losses = []
+    for tokens in batch:  # the scalar engine, one document after the other, gradients summed
+        loss = train.doc_loss(state_dict, REF_CFG, tokens)
+        loss.backward()
+        losses.append(loss.data)
+    np_loss, grads = engine.docs_loss_and_grads(params, REF_CFG, batch)
+    assert abs(np_loss - sum(losses) / 3) <= RTOL * np_loss
+    ref = scalar_grads(state_dict, base_keys(REF_CFG))
+    for k in base_keys(REF_CFG):
+        assert close(grads[k] * 3, ref[k]), k
+    # and training on batches runs the same documents as the reference's schedule would
+    seen = []
+    engine.train_phase1(params, REF_CFG, TrainConfig(steps=2), DOCS, TOKENIZER, batch_size=3,
+                        callback=seen.append)
+    assert len(seen) == 2
+    first = engine.docs_loss_and_grads(engine.from_state_dict(state_dict), REF_CFG,
+                                       [TOKENIZER.encode(d) for d in DOCS[:3]])[0]
+    assert seen[0]['loss'] == first
