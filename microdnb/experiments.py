@@ -68,12 +68,22 @@ class Settings:
     cadences: tuple = (1, 2, 3, 6)     # ... and the sweeps around it
     lags: tuple = (0, 1, 2)
     streams: tuple = (2, 3, 4)
+    scan_steps: tuple = (4000,)        # copy task, main setting: other phase-2 lengths (our lr) ...
+    scan_learning_rates: tuple = (0.02,)  # ... other learning rates (our length) ...
+    gate_inits: tuple = (0.0,)         # ... and other initial gate logits (our schedule)
     gate_every: int = 10               # record the gate every this many phase-2 steps
 
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ('seeds', 'cadences', 'lags', 'streams'):
+            if f.name in ('scan_steps', 'scan_learning_rates', 'gate_inits'):
+                object.__setattr__(self, f.name, tuple(value))
+                ok = (lambda v: isinstance(v, int) and v >= 1) if f.name == 'scan_steps' else \
+                    (lambda v: isinstance(v, (int, float)) and math.isfinite(v) and
+                     (v > 0 or f.name == 'gate_inits'))
+                if any(isinstance(v, bool) or not ok(v) for v in value):
+                    raise ValueError(f"Settings.{f.name} has a value that is not allowed: {value!r}")
+            elif f.name in ('seeds', 'cadences', 'lags', 'streams'):
                 object.__setattr__(self, f.name, tuple(value))
                 low = {'seeds': 0, 'cadences': 1, 'lags': 0, 'streams': 1}[f.name]
                 if not value or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in value):
@@ -97,18 +107,30 @@ class Settings:
 
 
 QUICK = Settings(seeds=(0,), snc_steps=300, n_eval_groups=40, n_sample_groups=16,
+                 scan_steps=(), scan_learning_rates=(), gate_inits=(),
                  cadences=(1, 3), lags=(0, 1), streams=(2, 3))
 
 
+def schedule_name(steps, learning_rate):
+    """How a scanned schedule is named: '4000@0.01' (phase-2 steps @ initial learning rate)."""
+    return f"{steps}@{learning_rate:g}"
+
+
 def schedule(settings, name):
-    """The phase-2 TrainConfig of schedule 'ours' or 'reference'."""
+    """The phase-2 TrainConfig of schedule 'ours', 'reference', or 'STEPS@LR' (see schedule_name)."""
+    if isinstance(name, str) and '@' in name:
+        steps, lr = name.split('@', 1)
+        try:
+            return TrainConfig(steps=settings.trunk_steps, snc_steps=int(steps), snc_learning_rate=float(lr))
+        except ValueError:
+            raise ValueError(f"schedule {name!r} is not STEPS@LEARNING_RATE, e.g. '4000@0.01'") from None
     if name == 'ours':
         return TrainConfig(steps=settings.trunk_steps, snc_steps=settings.snc_steps,
                            snc_learning_rate=settings.snc_learning_rate)
     if name == 'reference':
         return TrainConfig(steps=settings.trunk_steps, snc_steps=settings.ref_snc_steps,
                            snc_learning_rate=settings.ref_snc_learning_rate)
-    raise ValueError(f"schedule must be 'ours' or 'reference', got {name!r}")
+    raise ValueError(f"schedule must be 'ours', 'reference' or 'STEPS@LR', got {name!r}")
 
 
 def plan_runs(settings):
@@ -116,15 +138,17 @@ def plan_runs(settings):
 
     Every task at the main bus setting with both schedules (all controls, sampled metric);
     split and copy also with the two trained controls; copy swept over cadence, lag and
-    streams, split over streams (rounds versus token steps), each one change from the main.
+    streams, split over streams (rounds versus token steps), each one change from the main;
+    copy with other phase-2 lengths, learning rates and initial gate logits.
     """
     s = settings
     runs = []
 
     def add(task, n_streams=s.n_streams, cadence=s.cadence, lag=s.lag, sched='ours', train='notes',
-            evals=('notes', 'masked', 'shuffled'), sample=False):
+            evals=('notes', 'masked', 'shuffled'), sample=False, gate_init=None):
         runs.append({'task': task, 'n_streams': n_streams, 'cadence': cadence, 'lag': lag,
-                     'schedule': sched, 'train': train, 'evals': list(evals), 'sample': sample})
+                     'schedule': sched, 'train': train, 'evals': list(evals), 'sample': sample,
+                     'gate_init': gate_init})
     for task in tasks.TASKS:
         add(task, evals=CONDITIONS, sample=True)
         add(task, sched='reference', evals=CONDITIONS)
@@ -141,6 +165,12 @@ def plan_runs(settings):
         if k != s.n_streams:
             add('split', n_streams=k)
             add('copy', n_streams=k)
+    for steps in s.scan_steps:
+        add('copy', sched=schedule_name(steps, s.snc_learning_rate))
+    for lr in s.scan_learning_rates:
+        add('copy', sched=schedule_name(s.snc_steps, lr))
+    for g in s.gate_inits:
+        add('copy', gate_init=g)
     return runs
 
 
@@ -280,6 +310,7 @@ def task_metric(task, samples, known_names):
 
     copied      followers that wrote exactly the leader's name (copy)
     first       followers whose first letter is the leader's (copy)
+    same_chars  characters equal to the leader's at the same place, over the longer name (copy)
     real        groups whose joined text is a name of the dataset (split), or names
                 that are (independent)
     duplicates  groups in which two streams wrote the same text (independent)
@@ -288,7 +319,9 @@ def task_metric(task, samples, known_names):
     if task == 'copy':
         pairs = [(s['texts'][0], t) for s in samples for t in s['texts'][1:]]
         return {'copied': float(np.mean([a == b for a, b in pairs])),
-                'first': float(np.mean([a[:1] == b[:1] for a, b in pairs]))}
+                'first': float(np.mean([a[:1] == b[:1] for a, b in pairs])),
+                'same_chars': float(np.mean([sum(x == y for x, y in zip(a, b)) / max(len(a), len(b), 1)
+                                             for a, b in pairs]))}
     if task == 'split':
         return {'real': float(np.mean([''.join(s['texts']) in known for s in samples]))}
     return {'real': float(np.mean([t in known for s in samples for t in s['texts']])),
@@ -331,7 +364,8 @@ class SeedState:
         s = self.settings
         return {'task': task, 'n_streams': s.n_streams if n_streams is None else n_streams,
                 'cadence': s.cadence if cadence is None else cadence, 'lag': s.lag if lag is None else lag,
-                'schedule': schedule, 'train': train, 'evals': ['notes', 'masked'], 'sample': False}
+                'schedule': schedule, 'train': train, 'evals': ['notes', 'masked'], 'sample': False,
+                'gate_init': None}
 
     def rng(self, *parts):
         # string seeds are hashed with SHA-512 by random.Random: stable across runs and machines
@@ -358,6 +392,8 @@ class SeedState:
             train_groups = tasks.repair(train_groups, self.rng(task, k, 'train-repair'))
         train_tokens = [tasks.encode_group(task, g, tok) for g in train_groups]
         params = {name: arr.copy() for name, arr in self.trunk.items()}
+        if spec.get('gate_init') is not None:  # the trunk draws no random number for the gate
+            params['snc_gate'][0, 0] = float(spec['gate_init'])
         gate_steps, gate_values = [0], [engine.gate_value(params)]
 
         def on_step(info):
@@ -396,6 +432,7 @@ class SeedState:
             seed=self.seed, task=task, n_streams=k, cadence=bcfg.cadence, lag=bcfg.lag,
             schedule=spec['schedule'], train=spec['train'], snc_steps=tcfg.snc_steps,
             snc_learning_rate=tcfg.snc_learning_rate,
+            gate_init=cfg.gate_init if spec.get('gate_init') is None else float(spec['gate_init']),
             gate={'steps': gate_steps, 'values': gate_values},
             final_gate=engine.gate_value(params), gate_logit=float(params['snc_gate'][0, 0]),
             loss=loss,
@@ -433,6 +470,7 @@ def _seq_nats(logits, targets):
 def run_label(spec):
     """A short readable name of a run: 'copy k2 c1 l0 ours (trained: notes)'."""
     return (f"{spec['task']} k{spec['n_streams']} c{spec['cadence']} l{spec['lag']} {spec['schedule']}"
+            + ('' if spec.get('gate_init') is None else f" gate0 {spec['gate_init']:g}")
             + ('' if spec['train'] == 'notes' else f" (trained: {spec['train']})"))
 
 
@@ -587,7 +625,7 @@ def load_results(path):
         if key not in results:
             raise ValueError(f"{path} has no {key!r}: it is incomplete; re-run the experiment")
     for r in results['runs']:
-        missing = {'seed', 'task', 'n_streams', 'cadence', 'lag', 'schedule', 'train', 'gate', 'loss'} - set(r)
+        missing = {'seed', 'task', 'n_streams', 'cadence', 'lag', 'schedule', 'train', 'gate_init', 'gate', 'loss'} - set(r)
         if missing:
             raise ValueError(f"{path}: a run lacks {sorted(missing)}")
     return results
@@ -601,8 +639,10 @@ def select(results, **where):
 
 
 def main_setting(results):
+    """The main bus setting of a results file, and the model's own initial gate logit."""
     s = results['settings']
-    return {'n_streams': s['n_streams'], 'cadence': s['cadence'], 'lag': s['lag']}
+    return {'n_streams': s['n_streams'], 'cadence': s['cadence'], 'lag': s['lag'],
+            'gate_init': ModelConfig().gate_init}
 
 
 def mean_std(values):
@@ -685,6 +725,24 @@ def samples_table(results):
         for metric in (k for k in runs[0]['samples']['notes'] if k != 'examples'):
             rows.append([task, metric] + [_fmt(mean_std([r['samples'][c][metric] for r in runs]), 2)
                                           for c in ('notes', 'masked', 'plan_only')])
+    return rows
+
+
+def schedule_table(results, task='copy'):
+    """Rows: the task at the main bus setting under every phase-2 schedule and initial gate
+    logit in the results: held-out loss with the notes, masked and shuffled, and the gate."""
+    rows = [['schedule', 'steps', 'lr', 'gate init', 'notes', 'masked', 'shuffled', 'final gate']]
+    main = {k: v for k, v in main_setting(results).items() if k != 'gate_init'}
+    seen = []
+    for r in select(results, task=task, train='notes', **main):
+        key = (r['snc_steps'], r['snc_learning_rate'], r['gate_init'], r['schedule'])
+        if key not in seen:
+            seen.append(key)
+    for steps, lr, g0, sched in sorted(seen):
+        runs = select(results, task=task, train='notes', schedule=sched, gate_init=g0, **main)
+        conds = [_fmt(loss_stats(runs, c)) if c in runs[0]['loss'] else '-' for c in ('notes', 'masked', 'shuffled')]
+        rows.append([sched, str(steps), f"{lr:g}", f"{g0:g}"] + conds
+                    + [_fmt(mean_std([r['final_gate'] for r in runs]), 4)])
     return rows
 
 

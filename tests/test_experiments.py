@@ -266,7 +266,7 @@ def test_evaluate_counts_every_token_once(open_bus):
 def test_task_metric_on_hand_made_samples():
     s = lambda *texts: {'texts': list(texts), 'rounds': 0, 'steps': 0}  # noqa: E731
     copy = experiments.task_metric('copy', [s('emma', 'emma', 'emmy'), s('ava', 'bob', 'ava')], WORDS)
-    assert copy == {'copied': 0.5, 'first': 0.75}
+    assert copy == {'copied': 0.5, 'first': 0.75, 'same_chars': (1 + 0.75 + 0 + 1) / 4}
     split = experiments.task_metric('split', [s('isab', 'ella'), s('em', 'ily')], WORDS)
     assert split == {'real': 0.5}
     ind = experiments.task_metric('independent', [s('emma', 'emma'), s('ava', 'zzz')], WORDS)
