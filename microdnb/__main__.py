@@ -164,10 +164,12 @@ def build_parser():
                                    'to share (see microdnb.tasks), with controls, gate trajectories and sweeps '
                                    'of cadence, lag and streams; write everything to a JSON results file. '
                                    'Progress goes to stderr, a summary table to stdout.')
-    e.add_argument('--quick', action='store_true', help='one seed, short schedule, small sweeps (~1 min)')
+    e.add_argument('--quick', action='store_true', help='one seed, short schedule, small sweeps (under a minute)')
     e.add_argument('--seeds', type=int, nargs='+', default=None, help='seeds to run (default 0 1 2; quick: 0)')
-    e.add_argument('--jobs', type=_positive, default=1, help='run seeds in this many processes (default 1)')
-    e.add_argument('--out', default='book/data/experiments.json', help='results file to write (JSON)')
+    e.add_argument('--jobs', type=_positive, default=1,
+                   help='share the runs among this many processes (default 1; the results do not change)')
+    e.add_argument('--out', default='book/data/experiments.json',
+                   help='results file to write (JSON; default book/data/experiments.json)')
     e.set_defaults(func=cmd_experiment)
     return p
 

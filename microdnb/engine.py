@@ -76,7 +76,10 @@ def check_params(params, cfg):
 
 def gate_value(params):
     """sigmoid(gate logit) as a float, computed as the scalar engine does: 1 * (1 + e^-g)^-1."""
-    return (1.0 + math.exp(-float(params['snc_gate'][0, 0]))) ** -1
+    g = float(params['snc_gate'][0, 0])
+    if g < -700:  # e^-g would overflow; there 1 / (1 + e^-g) is e^g to the last bit
+        return math.exp(g)
+    return (1.0 + math.exp(-g)) ** -1
 
 
 class _Weights:
@@ -704,6 +707,17 @@ def train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=None, groups
 # ---------------------------------------------------------------------------------------
 
 
+def _check_sampling(cfg, tokenizer, rng, temperature):
+    if not isinstance(cfg, ModelConfig):
+        raise ValueError(f"expected a ModelConfig, got {type(cfg).__name__}")
+    check_temperature(temperature)
+    if getattr(tokenizer, 'vocab_size', None) != cfg.vocab_size:
+        raise ValueError(f"the tokenizer has {getattr(tokenizer, 'vocab_size', '?')} tokens but "
+                         f"cfg.vocab_size is {cfg.vocab_size}: use the tokenizer the model was trained with")
+    if not callable(getattr(rng, 'choices', None)):
+        raise ValueError(f"rng must be a random.Random (its choices() makes the draws), got {type(rng).__name__}")
+
+
 def _draw(probs, rng, vocab_size):
     """The reference's draw: rng.choices over the vocabulary with Python-float weights."""
     weights = probs.tolist()
@@ -717,7 +731,7 @@ def _heads(w, b, mask=None):
 
 def sample_single(params, cfg, tokenizer, rng, temperature=0.5, record=False):
     """Generate one name from BOS with the trunk alone. Returns the trace `sample.sample_single` returns."""
-    check_temperature(temperature)
+    _check_sampling(cfg, tokenizer, rng, temperature)
     W = _Weights(params, cfg)
     cache = _KVCache(cfg, 1)
     stream = np.array([0])
@@ -750,7 +764,7 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
     and with lag 0 the rounds in which nobody posts.
     notes_hook as in `streams_loss_and_grads`; with record=True a made-up note's label is None.
     """
-    check_temperature(temperature)
+    _check_sampling(cfg, tokenizer, rng, temperature)
     if not isinstance(bcfg, BusConfig):
         raise ValueError(f"expected a BusConfig, got {type(bcfg).__name__}")
     groups = _scheduler(bcfg, batched)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -74,29 +74,34 @@ class Settings:
     gate_every: int = 10               # record the gate every this many phase-2 steps
 
     def __post_init__(self):
+        def number(v, positive):
+            return (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+                    and (v > 0 or not positive))
         for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ('scan_steps', 'scan_learning_rates', 'gate_inits'):
-                object.__setattr__(self, f.name, tuple(value))
-                ok = (lambda v: isinstance(v, int) and v >= 1) if f.name == 'scan_steps' else \
-                    (lambda v: isinstance(v, (int, float)) and math.isfinite(v) and
-                     (v > 0 or f.name == 'gate_inits'))
-                if any(isinstance(v, bool) or not ok(v) for v in value):
-                    raise ValueError(f"Settings.{f.name} has a value that is not allowed: {value!r}")
-            elif f.name in ('seeds', 'cadences', 'lags', 'streams'):
-                object.__setattr__(self, f.name, tuple(value))
-                low = {'seeds': 0, 'cadences': 1, 'lags': 0, 'streams': 1}[f.name]
+            name, value = f.name, getattr(self, f.name)
+            if f.type is tuple:
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+            if name in ('seeds', 'cadences', 'lags', 'streams'):  # non-empty, distinct integers
+                low = 1 if name in ('cadences', 'streams') else 0
                 if not value or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in value):
-                    raise ValueError(f"Settings.{f.name} must be a non-empty list of integers >= {low}, got {value!r}")
+                    raise ValueError(f"Settings.{name} must be a non-empty list of integers >= {low}, "
+                                     f"got {value!r}")
                 if len(set(value)) != len(value):
-                    raise ValueError(f"Settings.{f.name} has repeated values: {value!r}")
-            elif f.name in ('snc_learning_rate', 'ref_snc_learning_rate', 'temperature'):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                    raise ValueError(f"Settings.{f.name} must be a finite number > 0, got {value!r}")
-            else:
-                low = 0 if f.name in ('lag',) else 1
-                if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                    raise ValueError(f"Settings.{f.name} must be an integer >= {low}, got {value!r}")
+                    raise ValueError(f"Settings.{name} has repeated values: {value!r}")
+            elif name == 'scan_steps':  # the scans may be empty
+                if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
+                    raise ValueError(f"Settings.scan_steps must be integers >= 1, got {value!r}")
+            elif name in ('scan_learning_rates', 'gate_inits'):
+                if not all(number(v, positive=name != 'gate_inits') for v in value):
+                    raise ValueError(f"Settings.{name} must be finite numbers"
+                                     f"{' > 0' if name != 'gate_inits' else ''}, got {value!r}")
+            elif name in ('snc_learning_rate', 'ref_snc_learning_rate', 'temperature'):
+                if not number(value, positive=True):
+                    raise ValueError(f"Settings.{name} must be a finite number > 0, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == 'lag' else 1):
+                raise ValueError(f"Settings.{name} must be an integer >= {0 if name == 'lag' else 1}, "
+                                 f"got {value!r}")
         if self.min_heldout_len < max(self.streams):
             raise ValueError(f"Settings.min_heldout_len ({self.min_heldout_len}) must be >= the largest "
                              f"number of streams ({max(self.streams)}), or the split task cannot use the names")
@@ -138,7 +143,8 @@ def plan_runs(settings):
 
     Every task at the main bus setting with both schedules (all controls, sampled metric);
     split and copy also with the two trained controls; copy swept over cadence, lag and
-    streams, split over streams (rounds versus token steps), each one change from the main;
+    streams, split over streams at lag 0 and at lag 1 (rounds versus token steps), each one
+    change from the main;
     copy with other phase-2 lengths, learning rates and initial gate logits.
     """
     s = settings
@@ -165,6 +171,9 @@ def plan_runs(settings):
         if k != s.n_streams:
             add('split', n_streams=k)
             add('copy', n_streams=k)
+    if 1 in s.lags and s.lag != 1:  # split again with the lag that lets a round run as one batch
+        for k in s.streams:
+            add('split', n_streams=k, lag=1)
     for steps in s.scan_steps:
         add('copy', sched=schedule_name(steps, s.snc_learning_rate))
     for lr in s.scan_learning_rates:
@@ -600,6 +609,7 @@ def save_results(results, path):
     try:
         with os.fdopen(fd, 'w') as f:
             f.write(text + '\n')
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a results file is for everyone
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -670,7 +680,7 @@ def _fmt_g(ms):
     return f"{m:.2g}±{s:.1g}"
 
 
-def controls_table(results, schedule_name='ours'):
+def controls_table(results, sched='ours'):
     """Rows (lists of strings) of held-out loss per task, stream and condition, mean±std over
     seeds, at the main bus setting; then the two trained controls (see TRAININGS)."""
     header = ['task', 'stream', 'notes', 'masked', 'shuffled', 're-paired', 'plan only',
@@ -678,11 +688,11 @@ def controls_table(results, schedule_name='ours'):
     rows = [header]
     main = main_setting(results)
     for task in tasks.TASKS:
-        runs = select(results, task=task, schedule=schedule_name, train='notes', **main)
+        runs = select(results, task=task, schedule=sched, train='notes', **main)
         if not runs:
             continue
-        rep = select(results, task=task, schedule=schedule_name, train='repaired', **main)
-        plan = select(results, task=task, schedule=schedule_name, train='plan_only', **main)
+        rep = select(results, task=task, schedule=sched, train='repaired', **main)
+        plan = select(results, task=task, schedule=sched, train='plan_only', **main)
         for stream in [None] + list(range(runs[0]['n_streams'])):
             row = [task, 'all' if stream is None else str(stream)]
             row += [_fmt(loss_stats(runs, c, stream)) for c in CONDITIONS]
@@ -747,20 +757,24 @@ def schedule_table(results, task='copy'):
 
 
 def rounds_table(results, task='split'):
-    """Rows: for each number of streams, what writing the held-out names in parallel costs
-    (rounds, forward passes one after another, token steps) and buys, against one stream
-    writing each whole name: nats per name with the notes, masked, and sequentially."""
-    rows = [['streams', 'rounds', 'passes', 'token steps', 'sequential steps',
+    """Rows: for each read lag and number of streams, what writing the held-out names in
+    parallel costs (rounds, forward passes one after another, token steps) and buys, against
+    one stream writing each whole name: nats per name with the notes, masked, and sequentially."""
+    rows = [['lag', 'streams', 'rounds', 'passes', 'token steps', 'sequential steps',
              'nats/name notes', 'nats/name masked', 'nats/name sequential']]
-    for k, conds, gate, rounds, steps in sweep_rows(results, task, 'n_streams'):
-        runs = select(results, task=task, schedule='ours', train='notes', n_streams=k,
-                      **{key: v for key, v in main_setting(results).items() if key != 'n_streams'})
-        seq = [r['sequential'] for r in runs if 'sequential' in r]
-        rows.append([str(k), f"{rounds:.2f}", f"{runs[0].get('passes', float('nan')):.2f}", f"{steps:.2f}",
-                     f"{seq[0]['token_steps']:.2f}" if seq else '-',
-                     _fmt(mean_std([r['loss']['notes']['nats_per_group'] for r in runs]), 2),
-                     _fmt(mean_std([r['loss']['masked']['nats_per_group'] for r in runs]), 2),
-                     _fmt(mean_std([q['nats_per_group'] for q in seq]), 2) if seq else '-'])
+    main = main_setting(results)
+    for lag in sorted({r['lag'] for r in select(results, task=task)}):
+        for k in results['settings']['streams']:
+            runs = select(results, task=task, schedule='ours', train='notes',
+                          **dict(main, n_streams=k, lag=lag))
+            if not runs:
+                continue
+            seq = [r['sequential'] for r in runs if 'sequential' in r]
+            rows.append([str(lag), str(k), f"{runs[0]['rounds']:.2f}", f"{runs[0].get('passes', float('nan')):.2f}",
+                         f"{runs[0]['token_steps']:.2f}", f"{seq[0]['token_steps']:.2f}" if seq else '-',
+                         _fmt(mean_std([r['loss']['notes']['nats_per_group'] for r in runs]), 2),
+                         _fmt(mean_std([r['loss']['masked']['nats_per_group'] for r in runs]), 2),
+                         _fmt(mean_std([q['nats_per_group'] for q in seq]), 2) if seq else '-'])
     return rows
 
 
@@ -795,26 +809,26 @@ COLORS = {'notes': '#1f77b4', 'masked': '#7f7f7f', 'shuffled': '#ff7f0e', 'repai
           'plan_only': '#2ca02c', 'trained re-paired': '#9467bd', 'trained plan only': '#8c564b'}
 
 
-def plot_controls(results, schedule_name='ours'):
+def plot_controls(results, sched='ours'):
     """Bars: held-out loss minus the trunk's (masked), per task and condition, mean ± std over seeds.
     Below zero the condition beats the trunk alone."""
     import matplotlib.pyplot as plt
     main = main_setting(results)
     labels = ['notes', 'shuffled', 'repaired', 'plan_only', 'trained re-paired', 'trained plan only']
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(8, 4.0))
     width = 0.13
-    tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=schedule_name, **main)]
+    tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=sched, **main)]
     for j, label in enumerate(labels):
         means, stds = [], []
         for task in tasks_here:
             base = {r['seed']: r['loss']['masked']['loss']
-                    for r in select(results, task=task, schedule=schedule_name, train='notes', **main)}
+                    for r in select(results, task=task, schedule=sched, train='notes', **main)}
             if label.startswith('trained'):
                 train = 'repaired' if 're-paired' in label else 'plan_only'
                 cond = 'notes' if train == 'repaired' else 'plan_only'
-                runs = select(results, task=task, schedule=schedule_name, train=train, **main)
+                runs = select(results, task=task, schedule=sched, train=train, **main)
             else:
-                cond, runs = label, select(results, task=task, schedule=schedule_name, train='notes', **main)
+                cond, runs = label, select(results, task=task, schedule=sched, train='notes', **main)
             diffs = [r['loss'][cond]['loss'] - base[r['seed']] for r in runs if cond in r['loss']]
             m, s = mean_std(diffs) if diffs else (np.nan, 0.0)
             means.append(m)
@@ -826,9 +840,10 @@ def plot_controls(results, schedule_name='ours'):
     ax.set_xticklabels(tasks_here)
     ax.set_ylabel('held-out loss − trunk alone\n(nats per token)')
     ax.set_title(f"What the bus is worth, and what each control keeps "
-                 f"({'our' if schedule_name == 'ours' else 'the reference'} schedule; "
+                 f"({'our' if sched == 'ours' else 'the reference'} schedule; "
                  f"{main['n_streams']} streams, cadence {main['cadence']}, lag {main['lag']})", fontsize=10)
-    ax.legend(fontsize=8, ncol=3, loc='lower left')
+    ax.legend(fontsize=8, ncol=6, loc='upper center', bbox_to_anchor=(0.5, -0.1), frameon=False,
+              handlelength=1.2, columnspacing=1.0)
     ax.grid(axis='y', alpha=0.3)
     fig.tight_layout()
     return fig
@@ -852,8 +867,8 @@ def plot_gate(results):
             ax.fill_between(steps, vals.min(0), vals.max(0), color=color, alpha=0.2, lw=0)
         r0 = select(results, schedule=sched, **main)
         if r0:
-            ax.set_title(f"{sched} schedule: {r0[0]['snc_steps']} steps, lr {r0[0]['snc_learning_rate']:g}",
-                         fontsize=10)
+            ax.set_title(f"{'our' if sched == 'ours' else 'the reference'} schedule: {r0[0]['snc_steps']} "
+                         f"steps, lr {r0[0]['snc_learning_rate']:g}", fontsize=10)
         ax.axhline(1 / (1 + math.exp(5)), color='k', ls=':', lw=0.8)
         ax.set_xlabel('phase-2 step')
         ax.grid(alpha=0.3)
@@ -946,11 +961,12 @@ def split_counting_loss(train_names, eval_names, visible='bus', prior=5.0):
     return nll / n
 
 
-def plot_token_losses(target, losses, title=None, ymax=None, ax=None):
+def plot_token_losses(target, losses, title=None, ymax=None, ax=None, legend=True):
     """Bars of one stream's loss at each of its positions, one bar group per condition.
 
     target: the characters the stream had to write (the end of the name is added as 'end');
     losses: {condition: per-position losses} (from `token_losses`), each len(target) + 1 long.
+    legend=False puts each condition's mean in the title instead of a legend (for grids).
     """
     import matplotlib.pyplot as plt
     labels = list(target) + ['end']
@@ -958,24 +974,47 @@ def plot_token_losses(target, losses, title=None, ymax=None, ax=None):
         raise ValueError(f"losses must map conditions to {len(labels)} per-position losses "
                          f"(one per character of {target!r}, and the end)")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 2.8))
+        fig, ax = plt.subplots(figsize=(7, 2.8))
     else:
         fig = ax.figure
     width = 0.8 / len(losses)
     x = np.arange(len(labels))
+    means = []
     for j, (cond, vals) in enumerate(losses.items()):
         vals = np.asarray(vals, dtype=float)
+        means.append(f"{cond.replace('_', ' ')} {vals.mean():.2f}")
         ax.bar(x + (j - (len(losses) - 1) / 2) * width, vals, width, color=COLORS.get(cond, None),
-               label=f"{cond.replace('_', ' ')}: {vals.mean():.2f} nats/token")
+               label=f"{cond.replace('_', ' ')}: {vals.mean():.2f} nats/token" if legend else cond.replace('_', ' '))
     ax.set_xticks(x)
     ax.set_xticklabels(labels)
-    ax.set_xlabel('character the stream has to write next')
     ax.set_ylabel('loss (nats)')
     if ymax is not None:
         ax.set_ylim(0, ymax)
-    ax.legend(fontsize=8, loc='upper right')
     ax.grid(axis='y', alpha=0.3)
-    if title:
-        ax.set_title(title, fontsize=10)
+    if legend:
+        ax.set_xlabel('character the stream has to write next')
+        ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if title or not legend:
+        ax.set_title(' '.join(filter(None, [title, '' if legend else '(' + ', '.join(means) + ')'])), fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_token_loss_grid(targets, losses, title=None, ymax=None):
+    """`plot_token_losses` for up to four streams side by side (2 x 2), one shared legend."""
+    import matplotlib.pyplot as plt
+    if not 1 <= len(targets) <= 4 or len(losses) != len(targets):
+        raise ValueError("plot_token_loss_grid takes 1 to 4 targets, with one losses dict each")
+    fig, axes = plt.subplots(2, 2, figsize=(8, 4.8), sharey=True)
+    for ax, target, loss in zip(axes.flat, targets, losses):
+        plot_token_losses(target, loss, title=repr(target), ymax=ymax, ax=ax, legend=False)
+    for ax in list(axes.flat)[len(targets):]:
+        ax.axis('off')
+    for ax in axes[:, 1]:
+        ax.set_ylabel('')
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc='lower center', ncol=len(labels), frameon=False, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

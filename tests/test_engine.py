@@ -2,6 +2,7 @@
 gradient, training, sampling), the reference script's stored output, the bus's own
 visibility rule, and finite differences where the scalar engine has no counterpart.
 """
+import os
 import random
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from microdnb.model import SNC_KEYS, base_keys, param_list, param_shapes
 from microdnb.replicate import replicate
 from microdnb.snc import gate_value
 
-NAMES = Path('/work/shared/data/names.txt')
+NAMES = Path(os.environ.get('MICRODNB_NAMES', '/work/shared/data/names.txt'))
 SEED_OUTPUT = Path(__file__).resolve().parents[2] / 'shared' / 'reference' / 'seed_output.txt'
 RTOL = 1e-9
 
@@ -101,6 +102,11 @@ def test_bad_params_fail_clearly():
         engine.streams_loss_and_grads(params, REF_CFG, BusConfig(lag=0), [[BOS, 1, BOS]], batched=True)
     with pytest.raises(ValueError, match='not parameters'):
         engine.doc_loss_and_grads(params, REF_CFG, [BOS, 1, BOS], keys=['nope'])
+    with pytest.raises(ValueError, match='temperature'):
+        engine.sample_single(params, REF_CFG, TOKENIZER, random.Random(0), temperature=0)
+    with pytest.raises(ValueError, match='tokenizer has 27 tokens'):
+        engine.sample_parallel(params, REF_CFG, BusConfig(), Tokenizer('abcdefghijklmnopqrstuvwxyz'),
+                               random.Random(0))
 
 
 # --- forward and gradients against the scalar engine -------------------------------------
@@ -416,7 +422,7 @@ def test_hook_must_return_notes_shaped_rows():
 # --- replicate --------------------------------------------------------------------------
 
 
-needs_names = pytest.mark.skipif(not NAMES.is_file(), reason='needs /work/shared/data/names.txt')
+needs_names = pytest.mark.skipif(not NAMES.is_file(), reason='needs names.txt: set MICRODNB_NAMES')
 
 
 @pytest.fixture
@@ -425,6 +431,7 @@ def names_env(monkeypatch):
 
 
 @needs_names
+@pytest.mark.skipif(not SEED_OUTPUT.is_file(), reason='needs ../shared/reference/seed_output.txt')
 def test_full_numpy_replicate_prints_the_reference_output(names_env):
     lines = []
     replicate(engine='numpy', out=lines.append)

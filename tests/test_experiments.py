@@ -1,19 +1,19 @@
 """Coordination tasks, the controls of the experiments, and the `experiment` command."""
-import json
-import os
 import random
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from microdnb import tasks
+from microdnb import engine, experiments, tasks
+from microdnb.config import BusConfig, ModelConfig
+from microdnb.data import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = Path(os.environ.get('MICRODNB_NAMES', ROOT.parent / 'shared' / 'data' / 'names.txt'))
 
 WORDS = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'al', 'bo', 'christopher', 'x']
 
@@ -140,11 +140,6 @@ def test_unprompted_tasks_start_every_stream_from_bos(task):
 
 # ------------------------------------------------------------------------- controls
 
-import numpy as np  # noqa: E402
-
-from microdnb import engine, experiments  # noqa: E402
-from microdnb.config import BusConfig, ModelConfig  # noqa: E402
-from microdnb.data import Tokenizer  # noqa: E402
 
 
 @pytest.fixture
@@ -292,3 +287,73 @@ def test_load_results_explains_what_is_wrong(tmp_path):
         experiments.load_results(bad)
     with pytest.raises(ValueError, match='made by experiments.run'):
         experiments.save_results({'runs': []}, tmp_path / 'x.json')
+
+
+# ------------------------------------------------------------------------- results files
+
+RESULTS = ROOT / 'book' / 'data' / 'experiments.json'
+
+
+def _key(run):
+    return (run['seed'], run['task'], run['n_streams'], run['cadence'], run['lag'], run['schedule'],
+            run['train'], run['gate_init'])
+
+
+def _spec_key(seed, spec):
+    from microdnb.config import ModelConfig
+    g0 = ModelConfig().gate_init if spec['gate_init'] is None else spec['gate_init']
+    return (seed, spec['task'], spec['n_streams'], spec['cadence'], spec['lag'], spec['schedule'],
+            spec['train'], g0)
+
+
+def test_the_books_results_file_is_complete_and_small():
+    """The chapter reads book/data/experiments.json: it must hold every run its settings plan."""
+    results = experiments.load_results(RESULTS)
+    settings = experiments.Settings(**results['settings'])
+    expected = {_spec_key(seed, spec) for seed in settings.seeds for spec in experiments.plan_runs(settings)}
+    assert {_key(r) for r in results['runs']} == expected
+    assert len(results['runs']) == len(expected)
+    assert RESULTS.stat().st_size < 1_000_000
+    assert results['provenance']['command'].startswith('python -m microdnb experiment')
+
+
+@pytest.mark.slow
+def test_quick_experiment_command_writes_a_valid_results_file(tmp_path):
+    from conftest import subprocess_env
+    from microdnb.data import NAMES_SHA256
+    out = tmp_path / 'sub' / 'quick.json'
+    proc = subprocess.run([sys.executable, '-m', 'microdnb', 'experiment', '--quick', '--out', str(out)],
+                          capture_output=True, text=True, env=subprocess_env(), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'trunk trained' in proc.stderr and 'done in' in proc.stderr  # progress goes to stderr
+    assert 'trained re-paired' in proc.stdout and f"wrote {out}" in proc.stdout
+    results = experiments.load_results(out)
+    prov = results['provenance']
+    assert prov['command'] == f"python -m microdnb experiment --quick --out {out}"
+    assert prov['names_sha256'] == NAMES_SHA256 and prov['wall_seconds'] > 0
+    assert prov['microdnb_version'] and prov['date_utc'].endswith('UTC')
+    assert experiments.Settings(**results['settings']) == experiments.QUICK
+    runs = results['runs']
+    assert len(runs) == len(experiments.plan_runs(experiments.QUICK))
+    for r in runs:
+        assert r['gate']['values'][0] == pytest.approx(1 / (1 + np.exp(-r['gate_init'])))
+        assert r['gate']['steps'][-1] == r['snc_steps']
+        for c, v in r['loss'].items():
+            assert np.isfinite(v['loss']) and v['n_tokens'] > 0
+    # masking gives the trunk, which every run of a seed shares: the same held-out loss
+    masked = {}
+    for r in runs:
+        masked.setdefault((r['task'], r['n_streams']), set()).add(r['loss']['masked']['loss'])
+    assert all(len(v) == 1 for v in masked.values())
+    # even after the quick schedule the copy follower reads its leader's letters
+    main = experiments.main_setting(results)
+    copy = experiments.select(results, task='copy', schedule='ours', train='notes', **main)[0]['loss']
+    assert copy['notes']['by_stream'][1] < copy['masked']['by_stream'][1] < copy['shuffled']['by_stream'][1]
+
+
+def test_experiment_command_rejects_a_directory_and_bad_seeds(tmp_path):
+    from conftest import subprocess_env
+    for args, match in ((['--out', str(tmp_path)], 'is a directory'), (['--seeds', '-1'], 'seeds')):
+        proc = subprocess.run([sys.executable, '-m', 'microdnb', 'experiment', '--quick'] + args,
+                              capture_output=True, text=True, env=subprocess_env(), timeout=120)
+        assert proc.returncode == 2 and match in proc.stderr
