@@ -112,7 +112,6 @@ def test_repair_keeps_roles_and_texts_but_breaks_groups():
 
 
 def test_copy_groups_are_one_name_and_only_the_leader_is_prompted():
-    from microdnb.data import Tokenizer
     tok = Tokenizer.from_docs(WORDS)
     groups = tasks.make_groups('copy', WORDS, 3, 50, random.Random(2))
     for g in groups:
@@ -128,7 +127,6 @@ def test_copy_groups_are_one_name_and_only_the_leader_is_prompted():
 
 @pytest.mark.parametrize('task', ['independent', 'split'])
 def test_unprompted_tasks_start_every_stream_from_bos(task):
-    from microdnb.data import Tokenizer
     tok = Tokenizer.from_docs(WORDS)
     for g in tasks.make_groups(task, WORDS, 2, 20, random.Random(0)):
         enc = tasks.encode_group(task, g, tok)
