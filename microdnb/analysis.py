@@ -211,17 +211,6 @@ def _recorder(store):
     return hook
 
 
-def _snc_blocks(params, cfg, bcfg, streams):
-    """The engine's teacher-forced decode of one group, block by block, with what its
-    forward keeps for the backward: SNC's input x and its delta per layer, and the
-    next-token log-probabilities. (Engine internals: the public functions return
-    log-probabilities only.)"""
-    from . import engine
-    W = engine._Weights(params, cfg)
-    blocks, *_ = engine._decode_streams(W, cfg, bcfg, streams, None, engine._scheduler(bcfg, None))
-    return blocks
-
-
 def heldout_measure(params, cfg, bcfg, tokenizer, groups, control='full', ratios=False):
     """Decode each group's names together through the bus under `control` (see CONTROLS,
     CONTROL_DESCRIPTIONS), teacher-forced, with the numpy engine.
@@ -242,27 +231,22 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, control='full', ratios
     donors = _donors(groups, cfg) if control == 'shuffled' else None
     losses, positions, group_index, snc_ratios = [], [], [], []
     for g, streams in enumerate(token_groups):
-        if ratios:
-            per_stream = [[] for _ in streams]
-            for saved, logp, targets, *_ in _snc_blocks(params, cfg, bcfg, streams):
-                for b, s in enumerate(saved.streams):
-                    per_stream[s].append(-logp[b, targets[b]])
-                for layer in saved.layers:
-                    if layer.snc is not None:
-                        x, delta = layer.snc.x, layer.snc.delta
-                        snc_ratios.extend((np.linalg.norm(delta, axis=-1)
-                                           / np.linalg.norm(x, axis=-1)).ravel())
-            for row in per_stream:
-                losses.extend(row)
-                positions.extend(range(len(row)))
-                group_index.extend([g] * len(row))
-            continue
-        donor = None
-        if donors is not None:
-            donor = {}  # label -> note, as the donor names' run put them on the bus
-            engine.streams_log_probs(params, cfg, bcfg, [tokenizer.encode(n) for n in donors[g]],
-                                     notes_hook=_recorder(donor))
-        logps = engine.streams_log_probs(params, cfg, bcfg, streams, notes_hook=_hook(control, donor))
+        if ratios:  # the full bus, and what SNC added to the residual at each token
+            traces = engine.snc_trace(params, cfg, bcfg, streams)
+            logps = [trace['log_probs'] for trace in traces]
+            ratio = [np.linalg.norm(trace['snc_delta'], axis=-1) / np.linalg.norm(trace['snc_input'], axis=-1)
+                     for trace in traces]  # (n_positions, n_layer) per stream
+            for t in range(max(map(len, ratio))):  # in decoding order: position by position, stream by stream
+                for r, trace in zip(ratio, traces):
+                    if t < len(r) and trace['read'][t]:
+                        snc_ratios.extend(r[t])
+        else:
+            donor = None
+            if donors is not None:
+                donor = {}  # label -> note, as the donor names' run put them on the bus
+                engine.streams_log_probs(params, cfg, bcfg, [tokenizer.encode(n) for n in donors[g]],
+                                         notes_hook=_recorder(donor))
+            logps = engine.streams_log_probs(params, cfg, bcfg, streams, notes_hook=_hook(control, donor))
         for seq, logp in zip(streams, logps):
             losses.extend(-logp[np.arange(len(logp)), seq[1:len(logp) + 1]])
             positions.extend(range(len(logp)))

@@ -603,6 +603,36 @@ def streams_log_probs(params, cfg, bcfg, streams, notes_hook=None, batched=None)
     return [np.array(o) for o in out]
 
 
+def snc_trace(params, cfg, bcfg, streams, notes_hook=None, batched=None):
+    """What SNC reads and adds at every position when `streams` are decoded together through
+    the bus (teacher forcing, as in `streams_log_probs`). Per stream, a dict of arrays:
+
+      'log_probs'  (n_positions, vocab)            the next token's log-probabilities
+      'snc_input'  (n_positions, n_layer, n_embd)  the residual entering SNC (after self-attention)
+      'snc_delta'  (n_positions, n_layer, n_embd)  the gated delta SNC adds to it (as the scalar
+                                                   `model.gpt(record=...)` records it: 0 without notes)
+      'read'       (n_positions,) bool             whether the stream read at least one note
+
+    e.g. |snc_delta| / |snc_input|: how much SNC moves the residual stream.
+    """
+    _check_streams(cfg, bcfg, streams)
+    W = _Weights(params, cfg)
+    blocks, *_ = _decode_streams(W, cfg, bcfg, streams, notes_hook, _scheduler(bcfg, batched))
+    out = [{'log_probs': [], 'snc_input': [], 'snc_delta': [], 'read': []} for _ in streams]
+    zero = np.zeros(cfg.n_embd)
+    for saved, logp, targets, slots, hidden in blocks:  # decoding blocks have T = 1
+        for b, s in enumerate(saved.streams):
+            out[s]['log_probs'].append(logp[b])
+            out[s]['read'].append(bool(saved.read.has[b]))
+            # a layer without SNC (nobody in the block read a note) passes its residual
+            # unchanged to the MLP, whose rmsnorm kept it (norm2 = (x, scale))
+            out[s]['snc_input'].append([layer.norm2[0][b, 0] if layer.snc is None else layer.snc.x[b, 0]
+                                        for layer in saved.layers])
+            out[s]['snc_delta'].append([zero if layer.snc is None else layer.snc.delta[b, 0]
+                                        for layer in saved.layers])
+    return [{key: np.array(rows) for key, rows in trace.items()} for trace in out]
+
+
 # ---------------------------------------------------------------------------------------
 # Adam and the two training phases
 # ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from microdnb.config import BusConfig, ModelConfig, TrainConfig
 from microdnb.data import Tokenizer
 from microdnb.model import SNC_KEYS, base_keys, param_list, param_shapes
 from microdnb.replicate import replicate
-from microdnb.snc import gate_value
+from microdnb.snc import gate_value, snc_cross_attention
 
 NAMES = Path(os.environ.get('MICRODNB_NAMES', '/work/shared/data/names.txt'))
 SEED_OUTPUT = Path(__file__).resolve().parents[2] / 'shared' / 'reference' / 'seed_output.txt'
@@ -474,6 +474,41 @@ def test_streams_log_probs_are_the_per_token_losses():
     assert all(np.allclose(np.exp(lp).sum(1), 1.0) for lp in logp)
     picked = [-lp[i, s[i + 1]] for lp, s in zip(logp, HOOK_STREAMS) for i in range(len(lp))]
     assert abs(sum(picked) / n - loss) <= 1e-12 * loss
+
+
+@pytest.mark.parametrize('n_streams, lag', [(3, 0), (3, 1), (1, 0)])
+def test_snc_trace_is_what_the_scalar_snc_reads_and_adds(monkeypatch, n_streams, lag):
+    cfg = ModelConfig(vocab_size=TOKENIZER.vocab_size, block_size=10, n_embd=8, n_head=2, notes_dim=4,
+                      n_layer=2, init_std=0.3)
+    state_dict, params = make(cfg, seed=3, gate=0.5)
+    bcfg = BusConfig(n_streams=n_streams, cadence=2, lag=lag)
+    streams = HOOK_STREAMS[:n_streams]
+    # the scalar engine's teacher forcing, with every SNC call's input and delta recorded in call order
+    inputs, deltas = [], []
+
+    def snc_recording(state_dict, cfg, x, notes, weights_out=None):
+        inputs.append([v.data for v in x])
+        return snc_cross_attention(state_dict, cfg, x, notes, weights_out)
+
+    def gpt_recording(*args, **kwargs):
+        record = {}
+        out = model.gpt(*args, record=record, **kwargs)
+        deltas.append(record['snc_delta'])
+        return out
+    monkeypatch.setattr(model, 'snc_cross_attention', snc_recording)
+    monkeypatch.setattr(train, 'gpt', gpt_recording)
+    train.streams_loss(state_dict, cfg, bcfg, streams)
+    trace = engine.snc_trace(params, cfg, bcfg, streams)
+    lengths = [min(cfg.block_size, len(s) - 1) for s in streams]
+    order = [(s, t) for t in range(max(lengths)) for s in range(n_streams) if t < lengths[s]]  # round-robin
+    assert len(deltas) == len(order) and len(inputs) == len(order) * cfg.n_layer
+    for i, (s, t) in enumerate(order):
+        assert close(trace[s]['snc_input'][t], inputs[i * cfg.n_layer:(i + 1) * cfg.n_layer]), (s, t)
+        assert close(trace[s]['snc_delta'][t], deltas[i]), (s, t)
+        assert trace[s]['read'][t] == (n_streams > 1)  # a lone stream has no one to read
+    assert n_streams == 1 or all(np.abs(tr['snc_delta']).max() > 0 for tr in trace)
+    logp = engine.streams_log_probs(params, cfg, bcfg, streams)
+    assert all(np.array_equal(tr['log_probs'], lp) for tr, lp in zip(trace, logp))
 
 
 def test_a_batch_of_documents_is_the_mean_of_their_losses_and_grads():
