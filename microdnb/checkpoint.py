@@ -5,14 +5,13 @@ bit-identical parameters. A file is written to a temporary name and renamed, so 
 crash mid-write never leaves a truncated checkpoint behind.
 """
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from .autograd import Value
 from .config import BusConfig, ModelConfig
 from .data import Tokenizer
+from .fileio import atomic_write
 from .model import param_shapes
 
 FORMAT = 'microdnb-checkpoint-v1'
@@ -41,20 +40,7 @@ def save_checkpoint(path, state_dict, cfg, tokenizer, bus_cfg=None, meta=None):
         raise ValueError(f"tokenizer has {tokenizer.vocab_size} tokens but cfg.vocab_size = {cfg.vocab_size}")
     doc = {'format': FORMAT, 'model': asdict(cfg), 'bus': asdict(bus_cfg) if bus_cfg else None,
            'uchars': ''.join(tokenizer.uchars), 'meta': meta or {}, 'params': params}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(doc, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda f: json.dump(doc, f))
 
 
 def load_checkpoint(path, expect_cfg=None):

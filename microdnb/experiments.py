@@ -19,7 +19,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
@@ -31,6 +30,7 @@ from . import __version__, engine, tasks
 from .analysis import forward_passes
 from .config import BusConfig, ModelConfig, TrainConfig
 from .data import Tokenizer, load_docs, names_path, sha256_of
+from .fileio import atomic_write
 
 FORMAT = 'microdnb-experiments-v1'
 
@@ -603,19 +603,8 @@ def save_results(results, path):
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a file name such as {path / 'experiments.json'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_jsonable(results), indent=1, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text + '\n')
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a results file is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda f: f.write(text + '\n'))
 
 
 def load_results(path):

@@ -12,7 +12,6 @@ import functools
 import http.server
 import json
 import os
-import shutil
 import statistics
 import threading
 from pathlib import Path
