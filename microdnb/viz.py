@@ -97,6 +97,58 @@ def show_side_by_side(left, right, titles=None):
     return HTML('<div style="display: flex; gap: 1em; align-items: flex-start">' + ''.join(cols) + '</div>')
 
 
+class Table:
+    """Rows of cells (the first row is the header) shown as a compact HTML table in a
+    notebook or on the book's pages, and as aligned plain text everywhere else.
+
+    Wide results tables fit the book column this way: header cells wrap, numbers do not.
+    """
+
+    def __init__(self, rows):
+        rows = [list(r) for r in rows]
+        if not rows or not rows[0] or any(len(r) != len(rows[0]) for r in rows):
+            raise ValueError("Table needs a header row and rows of the same length")
+        self.rows = [[str(c) for c in r] for r in rows]
+
+    def text(self):
+        widths = [max(len(r[i]) for r in self.rows) for i in range(len(self.rows[0]))]
+        lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in self.rows]
+        lines.insert(1, '  '.join('-' * w for w in widths))
+        return '\n'.join(lines)
+
+    def __repr__(self):
+        return self.text()
+
+    def _repr_html_(self):
+        import html
+
+        # a column of numbers (or '-') is right-aligned, the rest left-aligned
+        right = [i > 0 and all(_numeric(r[i]) or r[i].strip() in ('', '-') for r in self.rows[1:])
+                 for i in range(len(self.rows[0]))]
+
+        def body_text(c):
+            # numbers never break; "mean±std" may break before the "±" when the column is tight
+            parts = [html.escape(p) for p in c.split('±')]
+            parts = parts[:1] + ['±' + p for p in parts[1:]]
+            return '<wbr>'.join(f'<span style="white-space: nowrap">{p}</span>' for p in parts)
+
+        def cell(tag, c, i):
+            align = 'right' if right[i] else 'left'
+            text = html.escape(c) if tag == 'th' else body_text(c)
+            return f'<{tag} style="text-align: {align}; padding: 0.15em 0.45em">{text}</{tag}>'
+        head = ''.join(cell('th', c, i) for i, c in enumerate(self.rows[0]))
+        body = ''.join('<tr>' + ''.join(cell('td', c, i) for i, c in enumerate(r)) + '</tr>'
+                       for r in self.rows[1:])
+        return ('<div style="overflow-x: auto"><table class="microdnb-table" '
+                'style="font-size: 0.85em; border-collapse: collapse; font-variant-numeric: tabular-nums">'
+                f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+
+
+def _numeric(c):
+    c = c.strip().lstrip('+-')
+    return bool(c) and (c[0].isdigit() or c[0] == '.')
+
+
 # ---------------------------------------------------------------- chapter 1: data
 
 def name_lengths(docs, block_size=None, ax=None):
@@ -227,7 +279,7 @@ def expression_graph(root, names=None, ax=None, show_grad=True):
             (x0, y0), (x1, y1) = (extent[c][1][0], pos[c][1]), (extent[v][0][0], pos[v][1])
             ax.annotate('', xy=(x1, y1), xytext=(x0, y0), zorder=1,
                         arrowprops=dict(arrowstyle='->', color=GREY, lw=1.0, shrinkA=1, shrinkB=1))
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2, f"{_float(lg):.3g}", fontsize=8, color=ORANGE,
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2, f"{_float(lg):.3g}", fontsize=10, color=ORANGE,
                     ha='center', va='center', zorder=2,
                     bbox=dict(boxstyle='round,pad=0.1', fc='white', ec='none'))
     return fig

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
+from matplotlib.transforms import ScaledTranslation
 from matplotlib.ticker import NullLocator
 
 from .bus import visibility
@@ -141,8 +142,11 @@ def visibility_heatmap(lengths, cadence, lag, ax=None, ended=()):
     ax.set_ylabel('snapshot on the bus')
     handles = [Patch(facecolor='#9ecae1', label='readable'),
                Patch(facecolor='#08519c', label='readable, posted in this same round (lag 0)')]
-    ax.legend(handles=handles, loc='upper center', bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8,
-              frameon=False)
+    # A fixed distance below the axes (not a fraction of their height), so the legend clears
+    # the tick labels and the x label however few snapshot rows the matrix has.
+    below = ax.transAxes + ScaledTranslation(0, -0.48, fig.dpi_scale_trans)
+    ax.legend(handles=handles, loc='upper center', bbox_to_anchor=(0.5, 0), bbox_transform=below,
+              ncol=2, fontsize=8, frameon=False)
     return fig
 
 

@@ -234,3 +234,18 @@ def test_show_side_by_side_puts_both_sources_in_two_columns():
     assert 'rmsnorm_backward' in out.data and '<b>scalar</b>' in out.data
     with pytest.raises(ValueError, match='titles'):
         viz.show_side_by_side(layers.rmsnorm, layers.rmsnorm, titles=('one',))
+
+
+def test_table_text_and_html():
+    from microdnb.viz import Table
+    t = Table([['task', 'n', 'loss'], ['copy', '2', '2.109±0.137'], ['split<', '10', '-']])
+    assert repr(t).splitlines() == ['task    n   loss', '------  --  -----------',
+                                    'copy    2   2.109±0.137', 'split<  10  -']
+    page = t._repr_html_()
+    assert page.count('<tr>') == 3 and 'split&lt;' in page
+    assert ('text-align: right; padding: 0.15em 0.45em"><span style="white-space: nowrap">2.109</span>'
+            '<wbr><span style="white-space: nowrap">±0.137</span>') in page
+    with pytest.raises(ValueError):
+        Table([['a', 'b'], ['1']])
+    with pytest.raises(ValueError):
+        Table([])
