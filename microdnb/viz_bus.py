@@ -287,9 +287,9 @@ def gate_frame(sweep, index, tokenizer, label=None):
     cur = sweep[index]
     gates = np.array([m['gate'] for m in sweep])
     # a fixed layout: constrained layout on log axes costs seconds per frame
-    fig = plt.figure(figsize=(WIDTH, 7.2))
-    grid = fig.add_gridspec(3, 2, height_ratios=[1, 1, 0.55], hspace=0.55, wspace=0.3,
-                            left=0.09, right=0.98, top=0.92, bottom=0.02)
+    fig = plt.figure(figsize=(WIDTH, 8.0))
+    grid = fig.add_gridspec(3, 2, height_ratios=[1, 1, 0.75], hspace=0.55, wspace=0.3,
+                            left=0.09, right=0.98, top=0.93, bottom=0.02)
     ax = fig.add_subplot(grid[0, :])
     labels = _token_labels(tokenizer)
     xs = np.arange(len(labels))
@@ -324,11 +324,14 @@ def gate_frame(sweep, index, tokenizer, label=None):
     flat = [t for batch in cur['texts'] for t in batch]
     dup = len(flat) - len(set(flat))
     lines = ['   '.join(f"{t or '(empty)':<16}" for t in batch) for batch in cur['texts']]
+    # frames are shown at 80 dpi, so 11 pt is about 12 px on the page
     ax.text(0.0, 1.0, f"names sampled in parallel (3 streams, same seed for every gate): "
-                      f"{dup} repeats among {len(flat)}", va='top', ha='left', fontsize=9,
+                      f"{dup} repeats among {len(flat)}", va='top', ha='left', fontsize=10.5,
             transform=ax.transAxes)
-    ax.text(0.0, 0.78, '\n'.join(lines), va='top', ha='left', family='monospace', fontsize=8.5,
-            transform=ax.transAxes)
+    # the names start a fixed distance below the heading, whatever the axes' height
+    below = ax.transAxes + ScaledTranslation(0, -22 / 72, fig.dpi_scale_trans)
+    ax.text(0.0, 1.0, '\n'.join(lines), va='top', ha='left', family='monospace', fontsize=11,
+            linespacing=1.25, transform=below)
     fig.suptitle(f"gate = {cur['gate']:.4g}" if label is None else f"gate = {label}", fontsize=11)
     return fig
 
@@ -386,9 +389,9 @@ def _running_mean(values, window):
 
 
 def phase2_figure(phase2, trunk_pair_loss, gate_ceiling, window=25):
-    """Phase 2 step by step. Left: the loss it prints (one pair of names per step) and the
-    frozen trunk's loss on the same pair. Middle: their difference, SNC's contribution
-    (running mean over `window` steps). Right: the gate, and the most Adam could have
+    """Phase 2 step by step. Top: the loss it prints (one pair of names per step) and the
+    frozen trunk's loss on the same pair. Bottom left: their difference, SNC's contribution
+    (running mean over `window` steps). Bottom right: the gate, and the most Adam could have
     opened it (`gate_ceiling` per step, e.g. sigmoid(-5 + cumulative learning rate))."""
     loss = np.asarray(phase2['loss'], dtype=float)
     gate = np.asarray(phase2['gate'], dtype=float)
@@ -397,34 +400,39 @@ def phase2_figure(phase2, trunk_pair_loss, gate_ceiling, window=25):
         raise ValueError(f"phase2 loss/gate, trunk_pair_loss and gate_ceiling need the same length "
                          f">= window ({window}); got {len(loss)}, {len(gate)}, {len(trunk)}, {len(gate_ceiling)}")
     steps = np.arange(1, len(loss) + 1)
-    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.0), layout='constrained')
-    ax = axes[0]
+    # two rows, so each panel is readable in one book column: the loss across the top,
+    # SNC's contribution and the gate below it
+    fig, axd = plt.subplot_mosaic([['loss', 'loss'], ['diff', 'gate']], figsize=(WIDTH, 6.4),
+                                  layout='constrained')
+    ax = axd['loss']
     ax.plot(steps, trunk, color=GREY, linewidth=2.2, label='trunk alone, same pair')
-    ax.plot(steps, loss, color=STREAM_COLORS[0], linewidth=0.7, label='phase 2 (printed)')
+    ax.plot(steps, loss, color=STREAM_COLORS[0], linewidth=0.8, label='phase 2 (printed)')
     ax.set_xlabel('phase-2 step')
     ax.set_ylabel('loss of the step\'s pair')
-    ax.set_title('loss per step', fontsize=9)
+    ax.set_title('loss per step', fontsize=11)
     low, high = min(loss.min(), trunk.min()), max(loss.max(), trunk.max())
-    ax.set_ylim(low - 0.05, high + 0.35 * (high - low))  # room for the legend above the curves
-    ax.legend(fontsize=7, frameon=False, loc='upper right')
-    ax = axes[1]
+    ax.set_ylim(low - 0.05, high + 0.3 * (high - low))  # room for the legend above the curves
+    ax.legend(fontsize=9, frameon=False, loc='upper right', ncol=2)
+    ax = axd['diff']
     diff = loss - trunk
-    ax.plot(steps, diff, color=STREAM_COLORS[0], linewidth=0.4, alpha=0.5)
-    ax.plot(steps[window - 1:], _running_mean(diff, window), color=STREAM_COLORS[3], linewidth=1.5,
+    ax.plot(steps, diff, color=STREAM_COLORS[0], linewidth=0.5, alpha=0.5)
+    ax.plot(steps[window - 1:], _running_mean(diff, window), color=STREAM_COLORS[3], linewidth=1.8,
             label=f'running mean ({window} steps)')
     ax.axhline(0, color='black', linewidth=0.8)
     ax.set_xlabel('phase-2 step')
     ax.set_ylabel('phase 2 - trunk (nats)')
-    ax.set_title("SNC's contribution", fontsize=9)
-    ax.legend(fontsize=7, frameon=False, loc='lower left')
-    ax = axes[2]
+    ax.set_title("SNC's contribution", fontsize=11)
+    low, high = diff.min(), diff.max()
+    ax.set_ylim(low - 0.3 * (high - low), high + 0.05 * (high - low))  # room for the legend below
+    ax.legend(fontsize=9, frameon=False, loc='lower left')
+    ax = axd['gate']
     ax.plot(steps, gate_ceiling, color=GREY, linestyle='--', label='most Adam could reach')
     ax.plot(steps, gate, color=STREAM_COLORS[0], label='gate')
     ax.set_xlabel('phase-2 step')
     ax.set_ylabel('sigmoid(gate logit)')
-    ax.set_title('the gate', fontsize=9)
-    ax.legend(fontsize=7, frameon=False, loc='upper left')
-    for ax in axes:
+    ax.set_title('the gate', fontsize=11)
+    ax.legend(fontsize=9, frameon=False, loc='upper left')
+    for ax in axd.values():
         for side in ('top', 'right'):
             ax.spines[side].set_visible(False)
     return fig
