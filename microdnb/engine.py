@@ -23,10 +23,11 @@ import numpy as np
 from . import model as scalar_model
 from .autograd import Value
 from .bus import emits
-from .config import BusConfig, ModelConfig, TrainConfig, check_temperature
+from .config import BusConfig, ModelConfig, TrainConfig
 from .model import SNC_KEYS, base_keys, param_shapes
 from .np_layers import (attention, attention_backward, linear_grad, log_softmax, rmsnorm,
                         rmsnorm_backward, softmax)
+from .sample import check_sampling, draw
 from .train import phase2_docs
 
 # ---------------------------------------------------------------------------------------
@@ -737,23 +738,6 @@ def train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=None, groups
 # ---------------------------------------------------------------------------------------
 
 
-def _check_sampling(cfg, tokenizer, rng, temperature):
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"expected a ModelConfig, got {type(cfg).__name__}")
-    check_temperature(temperature)
-    if getattr(tokenizer, 'vocab_size', None) != cfg.vocab_size:
-        raise ValueError(f"the tokenizer has {getattr(tokenizer, 'vocab_size', '?')} tokens but "
-                         f"cfg.vocab_size is {cfg.vocab_size}: use the tokenizer the model was trained with")
-    if not callable(getattr(rng, 'choices', None)):
-        raise ValueError(f"rng must be a random.Random (its choices() makes the draws), got {type(rng).__name__}")
-
-
-def _draw(probs, rng, vocab_size):
-    """The reference's draw: rng.choices over the vocabulary with Python-float weights."""
-    weights = probs.tolist()
-    return rng.choices(range(vocab_size), weights=weights)[0], weights
-
-
 def _heads(w, b, mask=None):
     """Row b's attention weights as per-head lists of floats (the scalar `record` format)."""
     return [(w[b, h, -1] if mask is None else w[b, h, -1][mask]).tolist() for h in range(w.shape[1])]
@@ -761,7 +745,7 @@ def _heads(w, b, mask=None):
 
 def sample_single(params, cfg, tokenizer, rng, temperature=0.5, record=False):
     """Generate one name from BOS with the trunk alone. Returns the trace `sample.sample_single` returns."""
-    _check_sampling(cfg, tokenizer, rng, temperature)
+    check_sampling(cfg, tokenizer, rng, temperature)
     W = _Weights(params, cfg)
     cache = _KVCache(cfg, 1)
     stream = np.array([0])
@@ -770,7 +754,8 @@ def sample_single(params, cfg, tokenizer, rng, temperature=0.5, record=False):
     inv_t = temperature ** -1  # the scalar engine divides as l * temperature**-1
     for pos_id in range(cfg.block_size):
         logits, _, saved = _forward(W, cfg, cache, stream, pos_id, np.array([[token_id]]))
-        token_id, weights = _draw(softmax(logits[0, 0] * inv_t), rng, cfg.vocab_size)
+        weights = softmax(logits[0, 0] * inv_t).tolist()
+        token_id = draw(weights, rng)
         if record:
             probs.append(weights)
             attn.append([_heads(layer.w_attn, 0) for layer in saved.layers])
@@ -794,7 +779,7 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
     and with lag 0 the rounds in which nobody posts.
     notes_hook as in `streams_loss_and_grads`; with record=True a made-up note's label is None.
     """
-    _check_sampling(cfg, tokenizer, rng, temperature)
+    check_sampling(cfg, tokenizer, rng, temperature)
     if not isinstance(bcfg, BusConfig):
         raise ValueError(f"expected a BusConfig, got {type(bcfg).__name__}")
     groups = _scheduler(bcfg, batched)
@@ -814,7 +799,6 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
     bus.seed((seed_hidden[:, 0] @ W.p['planner_proj'].T)[[firsts.index(t) for t in first_tokens]])
     cache = _KVCache(cfg, S)
     inv_t = temperature ** -1
-    vocab = range(cfg.vocab_size)
     samples = [[] for _ in range(S)]
     done = [False] * S
     events, posts = [], []
@@ -833,7 +817,7 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
             for b, si in enumerate(group):
                 steps += 1
                 weights = probs[b]
-                next_token = rng.choices(vocab, weights=weights)[0]  # the reference's draw
+                next_token = draw(weights, rng)
                 if record:
                     events.append(_event(cfg, bus, read, saved, b, si, pos_id, next_token, weights))
                 if next_token == tokenizer.BOS:

@@ -5,28 +5,46 @@ so the book can plot what happened. The random draws are the reference's:
 `rng.choices(range(vocab_size), weights=probs)` once per generated token.
 """
 from .bus import NotesBus, emits
-from .config import check_temperature
+from .config import ModelConfig, check_temperature
 from .layers import linear, softmax
 from .model import gpt
 from .planner import plan_seed
 
 
-def _draw(logits, temperature, rng, vocab_size):
+def check_sampling(cfg, tokenizer, rng, temperature):
+    """What both engines' samplers need: a model config, its own tokenizer, a random.Random, T > 0."""
+    if not isinstance(cfg, ModelConfig):
+        raise ValueError(f"expected a ModelConfig, got {type(cfg).__name__}")
+    check_temperature(temperature)
+    if getattr(tokenizer, 'vocab_size', None) != cfg.vocab_size:
+        raise ValueError(f"the tokenizer has {getattr(tokenizer, 'vocab_size', '?')} tokens but "
+                         f"cfg.vocab_size is {cfg.vocab_size}: use the tokenizer the model was trained with")
+    if not callable(getattr(rng, 'choices', None)):
+        raise ValueError(f"rng must be a random.Random (its choices() makes the draws), got {type(rng).__name__}")
+
+
+def draw(weights, rng):
+    """The reference's draw: one rng.choices over the vocabulary, weights as Python floats.
+    Both engines draw here, so the same rng gives the same names."""
+    return rng.choices(range(len(weights)), weights=weights)[0]
+
+
+def _draw(logits, temperature, rng):
     probs = softmax([l / temperature for l in logits])
     weights = [p.data for p in probs]
-    return rng.choices(range(vocab_size), weights=weights)[0], weights
+    return draw(weights, rng), weights
 
 
 def sample_single(state_dict, cfg, tokenizer, rng, temperature=0.5, record=False):
     """Generate one name from BOS with the trunk alone. Returns a trace dict."""
-    check_temperature(temperature)
+    check_sampling(cfg, tokenizer, rng, temperature)
     keys, values = [[] for _ in range(cfg.n_layer)], [[] for _ in range(cfg.n_layer)]
     token_id = tokenizer.BOS
     tokens, probs, attn = [], [], []
     for pos_id in range(cfg.block_size):
         rec = {} if record else None
         logits, _ = gpt(state_dict, cfg, token_id, pos_id, keys, values, record=rec)
-        token_id, weights = _draw(logits, temperature, rng, cfg.vocab_size)
+        token_id, weights = _draw(logits, temperature, rng)
         if record:
             probs.append(weights)
             attn.append(rec['attn'])
@@ -52,7 +70,7 @@ def sample_parallel(state_dict, cfg, bcfg, tokenizer, rng, temperature=0.5, reco
     and head, labels of the notes read as (stream, round) with None for the plan
     seed, the gated SNC delta), and 'posts': (stream, round, snapshot floats).
     """
-    check_temperature(temperature)
+    check_sampling(cfg, tokenizer, rng, temperature)
     n_streams = bcfg.n_streams
     if first_tokens is None:
         first_tokens = [tokenizer.BOS] * n_streams
@@ -78,7 +96,7 @@ def sample_parallel(state_dict, cfg, bcfg, tokenizer, rng, temperature=0.5, reco
             rec = {} if record else None
             logits, hidden = gpt(state_dict, cfg, stream_tokens[si], pos_id, stream_keys[si],
                                  stream_values[si], notes=other_notes, record=rec)
-            next_token, weights = _draw(logits, temperature, rng, cfg.vocab_size)
+            next_token, weights = _draw(logits, temperature, rng)
             if record:
                 events.append({'stream': si, 'pos': pos_id, 'token': next_token, 'probs': weights,
                                'snc': rec['snc'], 'notes': bus.read_labels(si, pos_id),
