@@ -2,6 +2,7 @@
 #   make book   build the HTML book into _build/html (creates/reuses .venv, vendors the JS)
 #   make test   book + unit/property/fidelity tests + browser test + nbval
 #   make lab    open the chapters in JupyterLab, with the .venv kernel
+#   make lock   re-resolve requirements.lock after editing requirements.txt (UPGRADE=1: newest versions)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := book
@@ -12,7 +13,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 VENDOR_STATIC := _vendor/static
 VENDOR_STAMP  := $(VENDOR_STATIC)/.vendored
-CHROMIUM := /usr/bin/chromium
+# The browser the site test drives (tests/test_site.py reads MICRODNB_CHROMIUM too).
+MICRODNB_CHROMIUM ?= /usr/bin/chromium
+CHROMIUM := $(MICRODNB_CHROMIUM)
+export MICRODNB_CHROMIUM
+# What .venv is installed from: the exact lock (CPython 3.11 on Linux), or, for another
+# Python, `make book REQS=requirements.txt` (the ranges the lock was resolved from).
+REQS ?= requirements.lock
 
 # Same environment for the book build, pytest and nbval.
 export MPLBACKEND := Agg
@@ -23,22 +30,38 @@ ifdef MICRODNB_NAMES
 export MICRODNB_NAMES
 endif
 
-.PHONY: venv vendor book test browser-deps lab clean distclean
+.PHONY: venv vendor check-data book test browser-deps execute lab lock clean distclean
 
-# ---- Python environment: reinstalled only when the requirements change ----
+# ---- Python environment: reinstalled only when the lock (or pyproject.toml) changes ----
+# Exact versions from requirements.lock, so every build uses the environment the book was
+# tested with; the stamp records which file was installed (tests/test_lock.py reads it).
 venv: $(STAMP)
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): $(REQS) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -r requirements.txt -e .
+	$(PY) -m pip install -r $(REQS) -e .
 	# Kernel "python3" inside the venv (--sys-prefix), so notebooks run with .venv's python.
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (microdnb)"
 	$(VENV)/bin/jupyter kernelspec list
-	touch $@
+	echo $(REQS) > $@
+
+# ---- requirements.lock: every package at one exact version, resolved for CPython 3.11 on
+# Linux from requirements.txt and pyproject.toml by uv (installed into a throw-away venv).
+# Existing pins are kept where they still satisfy the ranges; UPGRADE=1 takes the newest.
+lock:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(PYTHON) -m venv "$$tmp" && "$$tmp/bin/python" -m pip install -q uv && \
+	  "$$tmp/bin/uv" pip compile requirements.txt pyproject.toml --python-version 3.11 \
+	    --python-platform linux --custom-compile-command "make lock" \
+	    $(if $(UPGRADE),--upgrade) --quiet -o requirements.lock
 
 # ---- Browser-side JS, vendored so no page loads from a CDN ----
+# Runs only when one of its inputs changes (the stamp is _vendor/static/.vendored). It
+# needs the npm packages of _vendor/package-lock.json: from the npm registry the first
+# time, afterwards from npm's cache (~/.npm/_cacache), which --prefer-offline uses
+# without asking the registry, so a machine that vendored once can vendor offline.
 vendor: $(VENDOR_STAMP)
 $(VENDOR_STAMP): _vendor/package.json _vendor/package-lock.json _vendor/require-config.js _vendor/mathjax-hub-shim.js
-	cd _vendor && npm ci --no-audit --no-fund --ignore-scripts
+	cd _vendor && npm ci --prefer-offline --no-audit --no-fund --ignore-scripts
 	rm -rf $(VENDOR_STATIC) && mkdir -p $(VENDOR_STATIC)/html-manager/dist $(VENDOR_STATIC)/mathjax
 	cp _vendor/node_modules/requirejs/require.js $(VENDOR_STATIC)/
 	cp _vendor/require-config.js _vendor/mathjax-hub-shim.js $(VENDOR_STATIC)/
@@ -49,10 +72,19 @@ $(VENDOR_STAMP): _vendor/package.json _vendor/package-lock.json _vendor/require-
 	cd _vendor/node_modules/mathjax/es5 && \
 	  cp -r tex-mml-chtml.js input output a11y ui sre adaptors ../../../static/mathjax/ && \
 	  rm -rf ../../../static/mathjax/output/svg
+	# axe-core is for the tests only (tests/test_site.py injects it into every page to check
+	# WCAG 2.1 AA); it stays in node_modules and is not copied into the site.
+	test -s _vendor/node_modules/axe-core/axe.min.js
 	touch $@
 
+# ---- The names dataset: shipped in the package (microdnb/assets/names.txt), or
+# $MICRODNB_NAMES. Checked (SHA-256, content) before anything is built: a missing or
+# corrupt file stops the build here with one line that names the file.
+check-data: venv
+	@$(PY) -c 'import sys, microdnb.data as d; sys.exit(d.main())'
+
 # ---- The book: from clean, warnings are errors (a failing notebook fails the build) ----
-book: venv vendor
+book: venv check-data vendor
 	rm -rf _build
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
@@ -65,6 +97,16 @@ browser-deps:
 test: book browser-deps
 	$(PY) -m pytest tests book --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_store_history
+
+# Re-execute chapters in place, storing their outputs (what nbval then checks):
+#   make execute NB="book/03_gpt.ipynb book/04_training.ipynb"   (default: every chapter)
+NB ?= $(wildcard book/*.ipynb)
+execute: venv
+	for nb in $(NB); do \
+	  echo "executing $$nb"; \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=120 --ExecutePreprocessor.kernel_name=python3 "$$nb"; \
+	done
 
 lab: venv
 	cd book && ../$(VENV)/bin/jupyter lab

@@ -23,11 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from microdnb import engine, train  # noqa: E402
+from microdnb import vector  # noqa: E402
+from microdnb.scalar import train  # noqa: E402
 from microdnb.config import BusConfig, ModelConfig, TrainConfig  # noqa: E402
 from microdnb.data import Tokenizer, load_docs, names_path  # noqa: E402
-from microdnb.model import init_params  # noqa: E402
-from microdnb.replicate import replicate  # noqa: E402
+from microdnb.scalar.model import init_params  # noqa: E402
+from microdnb.reference import replicate  # noqa: E402
 
 
 def progress(msg):
@@ -65,11 +66,11 @@ def training_rows(quick):
         progress(f"phase {phase}: {n_steps} numpy steps ...")
         best = float('inf')
         for _ in range(3):
-            params = engine.from_state_dict(state_dict)
+            params = vector.params_from(state_dict)
             if phase == 1:
-                run = lambda n: engine.train_phase1(params, cfg, TrainConfig(steps=n), docs, tokenizer)  # noqa: E731
+                run = lambda n: vector.train_phase1(params, cfg, TrainConfig(steps=n), docs, tokenizer)  # noqa: E731
             else:
-                run = lambda n: engine.train_phase2(params, cfg, TrainConfig(snc_steps=n), bcfg, docs,  # noqa: E731
+                run = lambda n: vector.train_phase2(params, cfg, TrainConfig(snc_steps=n), bcfg, docs,  # noqa: E731
                                                     tokenizer)
             best = min(best, per_step(run, n_steps))
         progress(f"phase {phase}: scalar {scalar * 1e3:.1f} ms/step, numpy {best * 1e3:.3f} ms/step")
@@ -108,7 +109,7 @@ def tokens_per_second(params, cfg, bcfg, tokenizer, seconds=0.4, repeats=3):
             rng = random.Random(r)
             tokens, t = 0, time.perf_counter()
             while time.perf_counter() - t < seconds:
-                tokens += engine.sample_parallel(params, cfg, bcfg, tokenizer, rng, batched=batched)['steps']
+                tokens += vector.sample_parallel(params, cfg, bcfg, tokenizer, rng, batched=batched)['steps']
             best[batched] = max(best[batched], tokens / (time.perf_counter() - t))
     return best[False], best[True]
 

@@ -1,7 +1,28 @@
 """microdnb: a tiny GPT and the Dynamic Notes Bus, from scratch.
 
-The scalar engine (`autograd`, `model`, `snc`, `bus`, `train`, `sample`) follows
-Karpathy's microgpt and its Dynamic Notes Bus fork line for line, so
-`python -m microdnb replicate` prints exactly what the reference script prints.
+The package is layered; a layer imports only from the layers above it in this list
+(tests/test_layers.py enforces it):
+
+Foundations
+  config       settings as checked dataclasses, the validators, the reference's bus
+  data         the names dataset shipped in the package, and the character tokenizer
+  bus          the Notes Bus's rules: when a stream posts, what a reader may read
+  params       the parameter layout both engines and checkpoints share
+  sampling     what a sampler needs, and the reference's one random draw per token
+  schedule     the reference's phase-2 schedule: which names each step trains on
+  checkpoint   parameters + configs + vocabulary as strict JSON, checked on load
+  fileio       writing files so that nothing is lost, and checking output paths
+Engines (same functions in both; neither imports the other)
+  scalar/      microgpt's engine on `Value`s, line for line with the reference (no numpy)
+  vector/      the same math on float64 numpy arrays with a hand-written backward
+Reference
+  reference    the reference script's set-up and run, written once; `replicate`
+Study
+  study/       coordination tasks, one vocabulary of controls, measurements, experiments
+Figures
+  figures/     source display, tables, widgets, the in-page explorer, each part's figures
+Command line
+  __main__     python -m microdnb {replicate,train,sample,experiment}
 """
-__version__ = "0.1.0"
+
+__version__ = "0.2.0"

@@ -1,9 +1,28 @@
-"""Command line: python -m microdnb {replicate,train,sample,experiment} ... (each has --help)."""
+"""Command line: python -m microdnb {replicate,train,sample,experiment} ... (each has --help).
+
+Every value is checked before any work starts, against the ranges of microdnb.config
+(LIMITS); every output path is checked by fileio.check_output_path (an existing file is
+replaced only with --force). A mistake is reported on one line, `microdnb: error: ...`,
+with exit status 2 for a bad argument (argparse) and 1 for anything found later (a bad
+file, a bad combination of settings, an I/O failure); no traceback (set
+MICRODNB_TRACEBACK=1 to see one).
+"""
 import argparse
+import json
 import os
 import random
 import sys
 import time
+
+from .config import LIMITS, Range, show
+
+# reference.ENGINES' names (a test keeps them equal): importing the engines here would make
+# every refusal of a bad argument wait for numpy
+ENGINES = ('numpy', 'scalar')
+
+MAX_NUM = 100_000               # sample --num: names (or groups) per call
+MAX_JOBS = 256                  # experiment --jobs
+MAX_SEED = 2 ** 64 - 1
 
 
 def _progress(label, every_seconds=2.0, stream=sys.stderr):
@@ -23,8 +42,19 @@ def _progress(label, every_seconds=2.0, stream=sys.stderr):
     return callback
 
 
+def _dataset_paths(data):
+    """The names files an output must never overwrite: --data, $MICRODNB_NAMES, the shipped copy."""
+    from .data import ENV_VAR, shipped_names_path
+    paths = [('the shipped names file', shipped_names_path())]
+    if os.environ.get(ENV_VAR):
+        paths.append((f'the dataset (${ENV_VAR})', os.environ[ENV_VAR]))
+    if data is not None:
+        paths.append(('the dataset (--data)', data))
+    return paths
+
+
 def cmd_replicate(args):
-    from .replicate import replicate
+    from .reference import replicate
     replicate(seed=args.seed, steps=args.steps, snc_steps=args.snc_steps, engine=args.engine,
               out=lambda line: print(line, flush=True))
 
@@ -33,10 +63,13 @@ def cmd_train(args):
     from .checkpoint import save_checkpoint
     from .config import BusConfig, ModelConfig, TrainConfig
     from .data import Tokenizer, load_docs
-    from .model import init_params
-    from .replicate import BACKENDS
-    if os.path.isdir(args.out):  # found now, not after the whole training run
-        raise ValueError(f"--out {args.out} is a directory; give a file name such as {os.path.join(args.out, 'ck.json')}")
+    from .fileio import check_output_path
+    from .reference import get_engine
+    out = check_output_path(args.out, args.force, protect=_dataset_paths(args.data), what='--out')
+    bcfg = BusConfig(n_streams=args.streams, cadence=args.cadence, lag=args.lag)
+    tcfg = TrainConfig(steps=args.steps, snc_steps=args.snc_steps)
+    if args.n_embd % args.n_head:  # found before the data is read (ModelConfig says it again)
+        ModelConfig(n_embd=args.n_embd, n_head=args.n_head)
     docs = load_docs(args.data)
     rng = random.Random(args.seed)
     rng.shuffle(docs)
@@ -47,142 +80,267 @@ def cmd_train(args):
     if longest > cfg.block_size:
         print(f"note: the longest name needs {longest} positions; block_size {cfg.block_size} "
               f"truncates it", file=sys.stderr)
-    bcfg = BusConfig(n_streams=args.streams, cadence=args.cadence, lag=args.lag)
-    tcfg = TrainConfig(steps=args.steps, snc_steps=args.snc_steps)
-    be = BACKENDS[args.engine]()
-    state_dict = init_params(cfg, rng)
-    params = be['convert'](state_dict, cfg)
+    eng = get_engine(args.engine)
+    params = eng.init_params(cfg, rng)
     print(f"training {cfg} on {len(docs)} names with the {args.engine} engine", file=sys.stderr)
-    be['train_phase1'](params, cfg, tcfg, docs, tokenizer, callback=_progress('phase 1'))
-    be['train_phase2'](params, cfg, tcfg, bcfg, docs, tokenizer, callback=_progress('phase 2'))
-    path = save_checkpoint(args.out, params, cfg, tokenizer, bcfg,
+    eng.train_phase1(params, cfg, tcfg, docs, tokenizer, callback=_progress('phase 1'))
+    eng.train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=_progress('phase 2'))
+    path = save_checkpoint(out, params, cfg, tokenizer, bcfg,
                            meta={'seed': args.seed, 'steps': args.steps, 'snc_steps': args.snc_steps,
                                  'engine': args.engine})
-    print(f"saved {path} (final gate {be['gate'](params):.4f})")
+    print(f"saved {path} (final gate {eng.gate_value(params):.4f})")
+
+
+def _check_prompts(prompts, n_streams, cfg, tokenizer):
+    """--prompt values: at most one per stream, letters of the checkpoint's vocabulary,
+    short enough to leave the model a position to write. Returns one per stream ('' = none)."""
+    if len(prompts) > n_streams:
+        raise ValueError(f"{len(prompts)} --prompt values for {n_streams} stream(s): give at most one per stream")
+    for p in prompts:
+        bad = [c for c in p if c not in tokenizer.uchars]
+        if bad:
+            raise ValueError(f"--prompt {p!r}: character {bad[0]!r} is not in the checkpoint's vocabulary "
+                             f"{''.join(tokenizer.uchars)!r}")
+        if len(p) >= cfg.block_size:
+            raise ValueError(f"--prompt {p!r} has {len(p)} letters; the model's block_size {cfg.block_size} "
+                             f"allows at most {cfg.block_size - 1}")
+    return list(prompts) + [''] * (n_streams - len(prompts))
 
 
 def cmd_sample(args):
     from .checkpoint import load_checkpoint
-    from .config import BusConfig, check_temperature
-    from .replicate import BACKENDS
-    check_temperature(args.temperature)
+    from .config import BusConfig
+    from .reference import get_engine
+    if args.json and args.num not in (None, 1):
+        raise ValueError("--json prints one group of streams: leave out --num (or give --num 1)")
+    if args.streams == 1:
+        given = [flag for flag, v in (('--cadence', args.cadence), ('--lag', args.lag), ('--gate', args.gate))
+                 if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} act(s) on the Notes Bus, which one stream does not use: "
+                             f"add --streams 2 (or more)")
+    num = 1 if args.json else (args.num or 10)
     ck = load_checkpoint(args.checkpoint)
     cfg, tokenizer = ck['cfg'], ck['tokenizer']
-    be = BACKENDS[args.engine]()
-    params = be['convert'](ck['state_dict'], cfg)
+    prompts = _check_prompts(args.prompt or [], args.streams, cfg, tokenizer)
+    eng = get_engine(args.engine)
+    params = eng.params_from(ck['params'])
     rng = random.Random(args.seed)
+    groups = []
     if args.streams == 1:
-        for i in range(args.num):
-            print(be['sample_single'](params, cfg, tokenizer, rng, args.temperature)['text'] or '(empty)')
-        return
-    saved = ck['bus_cfg'] or BusConfig()
-    bcfg = BusConfig(n_streams=args.streams,
-                     cadence=args.cadence if args.cadence is not None else saved.cadence,
-                     lag=args.lag if args.lag is not None else saved.lag)
-    for i in range(args.num):
-        trace = be['sample_parallel'](params, cfg, bcfg, tokenizer, rng, args.temperature)
-        print(' | '.join(t or '(empty)' for t in trace['texts']))
+        kwargs = {'prompt': prompts[0]} if args.prompt else {}
+        for _ in range(num):
+            groups.append([eng.sample_single(params, cfg, tokenizer, rng, args.temperature, **kwargs)['text']])
+    else:
+        saved = ck['bus_cfg'] or BusConfig()
+        bcfg = BusConfig(n_streams=args.streams,
+                         cadence=args.cadence if args.cadence is not None else saved.cadence,
+                         lag=args.lag if args.lag is not None else saved.lag)
+        kwargs = {}
+        if args.gate is not None:
+            kwargs['gate'] = args.gate
+        if args.prompt:
+            kwargs['prompts'] = prompts
+        for _ in range(num):
+            groups.append(list(eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature,
+                                                   **kwargs)['texts']))
+    if args.json:
+        print(json.dumps({'texts': groups[0]}))
+    else:
+        for texts in groups:
+            print(' | '.join(t or '(empty)' for t in texts))
 
 
 def cmd_experiment(args):
     from dataclasses import replace
 
-    from .experiments import QUICK, Settings, controls_table, format_table, run, save_results
+    from .fileio import check_output_path
+    out = check_output_path(args.out, args.force, protect=_dataset_paths(None), what='--out')  # before the runs
+    from .figures.part3 import controls_table
+    from .figures.tables import format_table
+    from .study.results import save_results
+    from .study.runs import run
+    from .study.spec import QUICK, Settings
     settings = QUICK if args.quick else Settings()
     if args.seeds is not None:
         settings = replace(settings, seeds=tuple(args.seeds))
-    if os.path.isdir(args.out):  # found now, not after the whole run
-        raise ValueError(f"--out {args.out} is a directory; give a file name such as "
-                         f"{os.path.join(args.out, 'experiments.json')}")
     results = run(settings, jobs=args.jobs, argv=sys.argv[1:])
-    path = save_results(results, args.out)
+    path = save_results(results, out)
     print(format_table(controls_table(results)))
     print(f"wrote {path} ({os.path.getsize(path) / 1024:.0f} kB, {results['provenance']['wall_seconds']:.0f} s)")
 
 
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+# ---- argument types: named for argparse's messages, ranges from config.LIMITS ------------
+
+def _typed(kind, low=None, high=None, name=None):
+    """An argparse type for numbers in a range; its error says the range and what it got."""
+    return _ranged(Range(kind, low, high), name)
 
 
-def _nonneg(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _ranged(rng, name=None):
+    """An argparse type for the numbers of a config.Range. It is named (argparse shows a type's
+    __name__), and it raises ArgumentTypeError saying the range, so a message never shows a
+    function's name."""
+    def parse(text):
+        shown = text if len(text) <= 40 else text[:37] + '...'
+        try:
+            value = int(text) if rng.kind == 'int' else float(text)
+        except ValueError:
+            hint = ''
+            if rng.kind == 'int':
+                try:
+                    f = float(text)
+                    if f.is_integer() and abs(f) < 1e18:
+                        hint = f" (write {int(f)})"
+                except ValueError:
+                    pass
+            raise argparse.ArgumentTypeError(f"must be {rng.text()}, got {shown!r}{hint}") from None
+        try:
+            return rng.check(value, 'value')
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rng.text()}, got {show(value)}") from None
+    parse.__name__ = name or ('integer' if rng.kind == 'int' else 'number')
+    return parse
+
+
+def _limit(field):
+    return _ranged(LIMITS[field], f"{field} value")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (or says it is required)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ''
+        if not action.option_strings or action.default is argparse.SUPPRESS or '%(default)' in text:
+            return text
+        if action.required:
+            return text + ' (required)'
+        if action.default is None:
+            return text if 'default' in text else text + ' (default: none)'
+        if action.default is False:
+            return text + ' (default: off)'
+        return text + ' (default: %(default)s)'
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error line in the package's form: `microdnb: error: ...`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', _Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"microdnb: error: {message}\n")
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='python -m microdnb', description=__doc__)
-    sub = p.add_subparsers(dest='command', required=True)
-    engines = ['scalar', 'numpy']
+    p = _Parser(prog='python -m microdnb', description=__doc__.split('\n\n')[0] + ' A mistake is reported on one '
+                'line, `microdnb: error: ...`: exit status 2 for a bad argument, 1 for what is found later.')
+    sub = p.add_subparsers(dest='command', required=True, metavar='command',
+                           help='replicate, train, sample or experiment (each has --help)')
+    seed = _typed('int', 0, MAX_SEED, 'seed')
+    seed_help = 'seed of random.Random: the shuffle, the initialisation and the draws'
 
     r = sub.add_parser('replicate', help="print exactly what the reference script prints",
                        description="Re-run ../shared/reference/microgpt_dnb.py's program and print its output. "
                                    "--seed/--steps/--snc-steps act like editing random.seed(42), num_steps and "
                                    "num_steps_p2 in the reference.")
-    r.add_argument('--seed', type=int, default=42)
-    r.add_argument('--steps', type=_nonneg, default=1000, help='phase-1 steps (default 1000)')
-    r.add_argument('--snc-steps', type=_nonneg, default=300, help='phase-2 steps (default 300)')
-    r.add_argument('--engine', choices=engines, default='scalar')
+    r.add_argument('--seed', type=seed, default=42, help=seed_help)
+    r.add_argument('--steps', type=_limit('steps'), default=1000, help='phase-1 steps')
+    r.add_argument('--snc-steps', type=_limit('snc_steps'), default=300, help='phase-2 steps')
+    r.add_argument('--engine', choices=sorted(ENGINES), default='scalar', help='engine that computes')
     r.set_defaults(func=cmd_replicate)
 
     t = sub.add_parser('train', help='train phase 1 and phase 2 and save a checkpoint',
                        description='Train the trunk (phase 1), then SNC + planner with the trunk frozen '
                                    '(phase 2), printing progress, and save a JSON checkpoint.')
-    t.add_argument('--n-embd', type=_positive, default=16)
-    t.add_argument('--n-head', type=_positive, default=4)
-    t.add_argument('--n-layer', type=_positive, default=1)
-    t.add_argument('--block-size', type=_positive, default=16)
-    t.add_argument('--cadence', type=_positive, default=3)
-    t.add_argument('--lag', type=_nonneg, default=0)
-    t.add_argument('--streams', type=_positive, default=2)
-    t.add_argument('--steps', type=_nonneg, default=1000)
-    t.add_argument('--snc-steps', type=_nonneg, default=300)
-    t.add_argument('--seed', type=int, default=42)
-    t.add_argument('--engine', choices=engines, default='scalar')
-    t.add_argument('--data', default=None, help='a names file (default: the pinned makemore names.txt)')
-    t.add_argument('--out', required=True, help='checkpoint path to write (JSON)')
+    t.add_argument('--n-embd', type=_limit('n_embd'), default=16, help='model width')
+    t.add_argument('--n-head', type=_limit('n_head'), default=4, help='attention heads (must divide --n-embd)')
+    t.add_argument('--n-layer', type=_limit('n_layer'), default=1, help='transformer layers')
+    t.add_argument('--block-size', type=_limit('block_size'), default=16, help='positions per name')
+    t.add_argument('--cadence', type=_limit('cadence'), default=3,
+                   help='phase 2: a stream posts a note after every this many positions')
+    t.add_argument('--lag', type=_limit('lag'), default=0,
+                   help='phase 2: rounds before a note is readable (0 = the reference round-robin)')
+    t.add_argument('--streams', type=_limit('n_streams'), default=2, help='phase 2: streams on the bus')
+    t.add_argument('--steps', type=_limit('steps'), default=1000, help='phase-1 steps')
+    t.add_argument('--snc-steps', type=_limit('snc_steps'), default=300, help='phase-2 steps')
+    t.add_argument('--seed', type=seed, default=42, help=seed_help)
+    t.add_argument('--engine', choices=sorted(ENGINES), default='scalar', help='engine that trains')
+    t.add_argument('--data', default=None,
+                   help='a names file, one name per line (default: the pinned makemore names.txt, '
+                        'or $MICRODNB_NAMES)')
+    t.add_argument('--out', required=True, help='checkpoint file to write (JSON); its folder must exist')
+    t.add_argument('--force', action='store_true', help='replace --out if it exists')
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser('sample', help='sample names from a checkpoint',
-                       description='Sample names from a checkpoint: one stream, or several through the Notes Bus.')
-    s.add_argument('--checkpoint', required=True)
-    s.add_argument('--num', type=_positive, default=10, help='names (or groups of streams) to sample')
-    s.add_argument('--streams', type=_positive, default=1, help='1 = single stream; more = parallel with the bus')
-    s.add_argument('--cadence', type=_positive, default=None, help="default: the checkpoint's")
-    s.add_argument('--lag', type=_nonneg, default=None, help="default: the checkpoint's")
-    s.add_argument('--temperature', type=float, default=0.5)
-    s.add_argument('--seed', type=int, default=42)
-    s.add_argument('--engine', choices=engines, default='scalar')
+                       description='Sample names from a checkpoint: one stream, or several through the Notes Bus. '
+                                   'Prints one line per name (or group of streams, joined by " | "; '
+                                   '"(empty)" for an empty name); with --json, one line {"texts": [...]} '
+                                   'for one group, drawn with random.Random(--seed) as the first line '
+                                   'without --json is.')
+    s.add_argument('--checkpoint', required=True, help='checkpoint file written by `train`')
+    s.add_argument('--num', type=_typed('int', 1, MAX_NUM), default=None,
+                   help='names (or groups of streams) to sample (default: 10; with --json: 1, the only value allowed)')
+    s.add_argument('--streams', type=_limit('n_streams'), default=1,
+                   help='1 = a single stream (the trunk); more = parallel through the Notes Bus')
+    s.add_argument('--cadence', type=_limit('cadence'), default=None,
+                   help="post a note after every this many positions (default: the checkpoint's)")
+    s.add_argument('--lag', type=_limit('lag'), default=None,
+                   help="rounds before a note is readable (default: the checkpoint's)")
+    s.add_argument('--gate', type=_limit('gate'), default=None,
+                   help="the SNC gate value to sample with, in [0, 1] (default: as trained)")
+    s.add_argument('--temperature', type=_limit('temperature'), default=0.5,
+                   help=f"divides the logits; {LIMITS['temperature'].text()}")
+    s.add_argument('--seed', type=seed, default=42, help='seed of the random.Random that draws the letters')
+    s.add_argument('--prompt', action='append', default=None, metavar='LETTERS',
+                   help="the first letters of a stream's name; repeat once per stream, in stream order "
+                        "(default: none; streams without one start empty)")
+    s.add_argument('--engine', choices=sorted(ENGINES), default='scalar', help='engine that samples')
+    s.add_argument('--json', action='store_true', help='print one line {"texts": [...]} for one group')
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser('experiment', help='run the coordination experiments and write a results file',
                        description='Train a trunk per seed, then SNC on tasks where the streams have something '
-                                   'to share (see microdnb.tasks), with controls, gate trajectories and sweeps '
-                                   'of cadence, lag and streams; write everything to a JSON results file. '
+                                   'to share (see microdnb.study.tasks), with controls, gate trajectories and '
+                                   'sweeps of cadence, lag and streams; write everything to a JSON results file. '
                                    'Progress goes to stderr, a summary table to stdout.')
     e.add_argument('--quick', action='store_true', help='one seed, short schedule, small sweeps (under a minute)')
-    e.add_argument('--seeds', type=int, nargs='+', default=None, help='seeds to run (default 0 1 2; quick: 0)')
-    e.add_argument('--jobs', type=_positive, default=1,
-                   help='share the runs among this many processes (default 1; the results do not change)')
+    e.add_argument('--seeds', type=seed, nargs='+', default=None, help='seeds to run (default: 0 1 2; quick: 0)')
+    e.add_argument('--jobs', type=_typed('int', 1, MAX_JOBS), default=1,
+                   help='share the runs among this many processes (the results do not change)')
     e.add_argument('--out', default='book/data/experiments.json',
-                   help='results file to write (JSON; default book/data/experiments.json)')
+                   help='results file to write (JSON); its folder must exist')
+    e.add_argument('--force', action='store_true', help='replace --out if it exists')
     e.set_defaults(func=cmd_experiment)
     return p
+
+
+def _one_line(e):
+    text = ' '.join(str(e).split()) or type(e).__name__
+    return text
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, OSError) as e:  # bad input or an I/O failure: one line, no traceback
-        print(f"microdnb {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing
+        try:
+            sys.stdout = open(os.devnull, 'w')
+        except OSError:
+            pass
+        return 1
+    except (ValueError, TypeError, OSError) as e:  # bad input or an I/O failure: one line, no traceback
+        if os.environ.get('MICRODNB_TRACEBACK'):
+            raise
+        print(f"microdnb: error: {_one_line(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("microdnb: interrupted", file=sys.stderr)
         return 130
     return 0
 

@@ -3,11 +3,17 @@
 A snapshot is a notes_dim vector projected from a stream's hidden state. A stream
 posts one after position `pos` when `(pos + 1) % cadence == 0`; before any token,
 the planner puts snapshot 0 (the plan seed) on every stream's bus.
+
+Every argument is checked (config.check_int): a wrong one is a ValueError naming it.
 """
+from .config import check_int
 
 
 def emits(pos, cadence):
-    """Does a stream post a snapshot after writing position `pos`?"""
+    """Does a stream post a snapshot after writing position `pos` (>= 0), with `cadence` (>= 1)?"""
+    if not (type(pos) is int and type(cadence) is int and pos >= 0 and cadence >= 1):  # the hot path skips this
+        pos = check_int(pos, 'pos', 0)
+        cadence = check_int(cadence, 'cadence', 1)
     return (pos + 1) % cadence == 0
 
 
@@ -24,26 +30,25 @@ class NotesBus:
     """
 
     def __init__(self, n_streams, lag=0):
-        if isinstance(n_streams, bool) or not isinstance(n_streams, int) or n_streams < 1:
-            raise ValueError(f"n_streams must be an integer >= 1, got {n_streams!r}")
-        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
-            raise ValueError(f"lag must be an integer >= 0, got {lag!r}")
-        self.n_streams = n_streams
-        self.lag = lag
+        self.n_streams = check_int(n_streams, 'n_streams', 1)
+        self.lag = check_int(lag, 'lag', 0)
         # per stream: list of (round or None for the plan seed, snapshot)
-        self.snapshots = [[] for _ in range(n_streams)]
+        self.snapshots = [[] for _ in range(self.n_streams)]
 
-    def _check_stream(self, stream):
-        if not 0 <= stream < self.n_streams:
-            raise ValueError(f"stream must be in 0..{self.n_streams - 1}, got {stream}")
+    def _check_stream(self, stream, name='stream'):
+        if type(stream) is int and 0 <= stream < self.n_streams:  # the hot path
+            return stream
+        return check_int(stream, name, 0, self.n_streams - 1)
 
     def seed(self, stream, snapshot):
         """The planner's snapshot 0 for `stream`, readable at once."""
-        self._check_stream(stream)
+        stream = self._check_stream(stream)
         self.snapshots[stream].append((None, snapshot))
 
     def post(self, stream, round_, snapshot):
-        self._check_stream(stream)
+        """`stream`'s snapshot of round `round_` (>= 0)."""
+        stream = self._check_stream(stream)
+        round_ = round_ if type(round_) is int and round_ >= 0 else check_int(round_, 'round_', 0)
         self.snapshots[stream].append((round_, snapshot))
 
     def _readable(self, reader, round_):
@@ -54,14 +59,18 @@ class NotesBus:
                 if r is None or r + self.lag <= round_:
                     yield oi, r, snap
 
+    def _check_read(self, reader, round_):
+        reader = self._check_stream(reader, 'reader')
+        return reader, round_ if type(round_) is int and round_ >= 0 else check_int(round_, 'round_', 0)
+
     def read(self, reader, round_):
         """The snapshots `reader` can attend to in `round_`: other streams in order, oldest first."""
-        self._check_stream(reader)
+        reader, round_ = self._check_read(reader, round_)
         return [snap for _, _, snap in self._readable(reader, round_)]
 
     def read_labels(self, reader, round_):
         """(stream, round) for each snapshot `read` returns; round None is the plan seed."""
-        self._check_stream(reader)
+        reader, round_ = self._check_read(reader, round_)
         return [(oi, r) for oi, r, _ in self._readable(reader, round_)]
 
 
@@ -78,9 +87,16 @@ def visibility(lengths, cadence, lag, ended=()):
     round-robin and post right after their token, so with lag 0 a later stream reads
     an earlier stream's post of the same round.
     """
-    if cadence < 1:
-        raise ValueError(f"cadence must be >= 1, got {cadence}")
-    ended = set(ended)
+    cadence = check_int(cadence, 'cadence', 1)
+    lag = check_int(lag, 'lag', 0)
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, '__iter__'):
+        raise ValueError(f"lengths must be a list of integers >= 0 (one per stream), got {lengths!r:.60}")
+    lengths = [check_int(n, f'lengths[{i}]', 0) for i, n in enumerate(lengths)]
+    if not lengths:
+        raise ValueError("lengths must list at least one stream")
+    if isinstance(ended, (str, bytes)) or not hasattr(ended, '__iter__'):
+        raise ValueError(f"ended must be a collection of stream indices, got {ended!r:.60}")
+    ended = {check_int(s, 'ended', 0) for s in ended}
     if not ended <= set(range(len(lengths))):
         raise ValueError(f"ended must list streams in 0..{len(lengths) - 1}, got {sorted(ended)}")
     bus = NotesBus(len(lengths), lag)

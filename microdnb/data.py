@@ -1,25 +1,33 @@
 """The names dataset and the character tokenizer.
 
-The dataset is karpathy/makemore's names.txt at a pinned commit. It is never
-committed to this repository: `load_docs()` downloads it once, checks its SHA-256
-and caches it; `MICRODNB_NAMES=/path/to/names.txt` points at a local copy instead.
+The dataset is karpathy/makemore's names.txt (MIT licence, Copyright (c) 2022 Andrej
+Karpathy): 32,033 names, 228,145 bytes, at commit 988aa59, i.e. NAMES_URL below, which
+is its provenance and is never fetched. It ships inside the package as package data,
+microdnb/assets/names.txt, next to its licence, microdnb/assets/names.LICENSE, and is
+checked against NAMES_SHA256 whenever it is used. `MICRODNB_NAMES=/path/to/names.txt`
+points at another copy, which is checked likewise. Nothing here touches the network.
+
+Whatever is wrong with a dataset file (missing, a directory or a FIFO, empty, over
+10 MB, not UTF-8, a character that is not printable, the wrong SHA-256) is reported by
+one ValueError or FileNotFoundError whose one-line message names the file.
 """
 import hashlib
-import http.client
 import os
-import urllib.error
-import urllib.request
+import stat
+import sys
+import unicodedata
 from pathlib import Path
 
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
 ENV_VAR = 'MICRODNB_NAMES'
+ASSETS = Path(__file__).resolve().parent / 'assets'
+MAX_BYTES = 10_000_000  # names.txt is 228,145 bytes; anything over 10 MB is not a names file
 
 
-def cache_dir():
-    """Where the downloaded dataset lives: $XDG_CACHE_HOME/microdnb or ~/.cache/microdnb."""
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-    return Path(base) / 'microdnb'
+def shipped_names_path():
+    """The copy of names.txt inside the package (package data)."""
+    return ASSETS / 'names.txt'
 
 
 def sha256_of(path):
@@ -30,65 +38,126 @@ def sha256_of(path):
     return h.hexdigest()
 
 
-def _check_sha(path, where):
-    digest = sha256_of(path)
-    if digest != NAMES_SHA256:
-        raise ValueError(
-            f"{path} ({where}) has SHA-256 {digest}, expected {NAMES_SHA256}: it is not "
-            f"makemore's names.txt at commit 988aa59. Delete it, or point {ENV_VAR} at a good copy.")
-
-
-def names_path(download=True):
-    """Path of a verified copy of names.txt: $MICRODNB_NAMES, else the cache (downloaded if missing)."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        path = Path(env)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{ENV_VAR}={env} does not exist. Point it at a copy of makemore's names.txt, "
-                f"or unset it to download the file from {NAMES_URL}.")
-        _check_sha(path, f"from {ENV_VAR}")
-        return path
-    path = cache_dir() / 'names.txt'
-    if path.is_file():
-        _check_sha(path, 'cached')
-        return path
-    if not download:
-        raise FileNotFoundError(f"{path} is not cached; call names_path(download=True) or set {ENV_VAR}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.part')
+def _check_file(path, where=''):
+    """Stat checks only (nothing is opened, so a FIFO cannot block): a regular file,
+    not empty, at most MAX_BYTES."""
+    path = Path(path)
     try:
-        urllib.request.urlretrieve(NAMES_URL, tmp)
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # incl. a cut-off read
-        tmp.unlink(missing_ok=True)
-        raise FileNotFoundError(
-            f"could not download the names dataset from {NAMES_URL} ({e}). Offline? Download "
-            f"that file on a connected machine and set {ENV_VAR}=/path/to/names.txt, "
-            f"or copy it to {path}.") from None
-    try:
-        _check_sha(tmp, 'just downloaded')
-    except ValueError:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)  # atomic: a half-written download is never mistaken for the file
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"dataset file {path}{where} does not exist") from None
+    except OSError as e:
+        raise ValueError(f"dataset file {path}{where} cannot be read: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"dataset file {path}{where} is a directory, not a text file of names")
+    if not stat.S_ISREG(st.st_mode):
+        kind = 'a FIFO (named pipe)' if stat.S_ISFIFO(st.st_mode) else \
+            'a socket' if stat.S_ISSOCK(st.st_mode) else 'a device' if \
+            stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 'not a regular file'
+        raise ValueError(f"dataset file {path}{where} is {kind}, not a text file of names")
+    if st.st_size == 0:
+        raise ValueError(f"dataset file {path}{where} is empty (0 bytes): nothing to train on")
+    if st.st_size > MAX_BYTES:
+        raise ValueError(f"dataset file {path}{where} is {st.st_size:,} bytes, over the {MAX_BYTES:,}-byte "
+                         f"limit: not a names file (makemore's names.txt is 228,145 bytes)")
     return path
 
 
-def read_docs(path):
-    """One document per non-empty line, stripped (as microgpt reads input.txt)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file {path} does not exist")
-    with open(path, encoding='utf-8') as f:
-        docs = [line.strip() for line in f if line.strip()]
+def _parse(path, where=''):
+    """The documents of a file that passed _check_file: UTF-8, one per non-empty line,
+    stripped, every character printable."""
+    try:
+        with open(path, 'rb') as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:  # e.g. no permission to read it
+        raise ValueError(f"dataset file {path}{where} cannot be read: {e.strerror or e}") from None
+    if len(raw) > MAX_BYTES:  # it grew since the stat
+        raise ValueError(f"dataset file {path}{where} is over the {MAX_BYTES:,}-byte limit: not a names file")
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line = raw.count(b'\n', 0, e.start) + 1
+        raise ValueError(f"dataset file {path}{where} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
+                         f"{e.start}, line {line}): is it a binary file?") from None
+    docs = []
+    # universal newlines, as iterating over a text-mode file splits (\n, \r\n, \r)
+    for number, line in enumerate(text.replace('\r\n', '\n').replace('\r', '\n').split('\n'), 1):
+        doc = line.strip()
+        if not doc:
+            continue
+        if not doc.isprintable():
+            ch = next(c for c in doc if not c.isprintable())
+            name = unicodedata.name(ch, '')
+            what = f"U+{ord(ch):04X}" + (f" {name}" if name else '') + f" ({ch!r})"
+            raise ValueError(f"dataset file {path}{where} line {number}: character {what} "
+                             f"is not printable")
+        docs.append(doc)
     if not docs:
-        raise ValueError(f"dataset file {path} has no non-empty lines: nothing to train on")
+        raise ValueError(f"dataset file {path}{where} has no non-empty lines: nothing to train on")
     return docs
+
+
+def _verified(path, where, remedy):
+    """`path` after the stat checks and the SHA-256 check. A file with the wrong digest
+    is parsed first, so that a binary or otherwise broken file is reported as such."""
+    _check_file(path, where)
+    try:
+        digest = sha256_of(path)
+    except OSError as e:  # e.g. no permission to read it
+        raise ValueError(f"dataset file {path}{where} cannot be read: {e.strerror or e}") from None
+    if digest != NAMES_SHA256:
+        _parse(path, where)  # raises if the content itself is broken
+        raise ValueError(
+            f"dataset file {path}{where} has SHA-256 {digest}, expected {NAMES_SHA256}: it is not "
+            f"makemore's names.txt at commit 988aa59; {remedy}")
+    return Path(path)
+
+
+def names_path():
+    """Path of a verified copy of names.txt: $MICRODNB_NAMES if set, else the package's own copy."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return _verified(Path(env), f" (from {ENV_VAR})",
+                         f"point {ENV_VAR} at a good copy, or unset it to use the copy shipped with microdnb")
+    path = shipped_names_path()
+    where = ' (the copy shipped with microdnb)'
+    remedy = (f"restore it (in a clone: git checkout -- microdnb/assets/names.txt; else reinstall "
+              f"microdnb), or set {ENV_VAR}=/path/to/names.txt")
+    if not path.exists():
+        raise FileNotFoundError(f"dataset file {path}{where} does not exist: {remedy}")
+    return _verified(path, where, remedy)
+
+
+def read_docs(path):
+    """One document per non-empty line, stripped (as microgpt reads input.txt). Any file:
+    no SHA-256 check, but it must be a regular, non-empty UTF-8 text file of at most
+    10 MB whose lines hold printable characters only."""
+    path = _check_file(path)
+    return _parse(path)
 
 
 def load_docs(path=None):
     """The names, in file order. `path=None` means the verified makemore names.txt."""
     return read_docs(names_path() if path is None else path)
+
+
+def check_names():
+    """Check the dataset `load_docs()` would read (SHA-256 and content); returns a one-line
+    summary, raises ValueError or FileNotFoundError with a one-line message."""
+    path = names_path()
+    docs = read_docs(path)
+    return f"{path}: {len(docs):,} names, SHA-256 {NAMES_SHA256[:12]}... verified"
+
+
+def main():
+    """`python -c 'import sys, microdnb.data as d; sys.exit(d.main())'`: check_names()
+    as a command: prints its summary, or one error line and returns 1."""
+    try:
+        print(check_names())
+    except (ValueError, OSError) as e:
+        print(f"microdnb: error: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 class Tokenizer:

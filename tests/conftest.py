@@ -1,8 +1,15 @@
-"""Shared fixtures for the tests of the scalar engine.
+"""Shared fixtures for the tests.
 
-The names dataset is never downloaded by the tests: ../shared/data/names.txt (or
-whatever MICRODNB_NAMES already points at) is used, and tests that need the real
-dataset are skipped, with the reason, when neither exists.
+The names dataset is the copy shipped inside the package (microdnb/assets/names.txt,
+SHA-256 checked), or whatever MICRODNB_NAMES points at (checked likewise): nothing is
+downloaded. The only tests that need something outside the clone are those that run the
+reference script itself (reference_runner.reference_dir: skipped without it, failed
+under CI=true).
+
+Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (or pytest --hypothesis-profile):
+  ci-fixed  (default) a fixed derivation of examples: every run tests the same cases
+  explore   fresh random examples on every run, five times as many, and a
+            @reproduce_failure blob printed with any failure
 """
 import os
 import random
@@ -17,31 +24,37 @@ if str(REPO) not in sys.path:  # importable without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
 from microdnb.config import ModelConfig  # noqa: E402
-from microdnb.data import Tokenizer, read_docs  # noqa: E402
+from microdnb.data import Tokenizer, names_path, read_docs  # noqa: E402
 
-SHARED_NAMES = REPO.parent / 'shared' / 'data' / 'names.txt'
-if not os.environ.get('MICRODNB_NAMES') and SHARED_NAMES.is_file():
-    os.environ['MICRODNB_NAMES'] = str(SHARED_NAMES)
-
-# Property tests must be reproducible and must not fail because a shared 2-core
-# machine is slow: a fixed derivation of examples, no deadline, no example database
-# written into the work tree.
-settings.register_profile('microdnb', derandomize=True, deadline=None, database=None,
+# Neither profile writes an example database into the work tree or has a deadline (a
+# shared 2-core machine is slow at times). Tests with their own @settings(max_examples=...)
+# keep that number in both profiles.
+settings.register_profile('ci-fixed', derandomize=True, deadline=None, database=None,
                           max_examples=60)
-settings.load_profile('microdnb')
+settings.register_profile('explore', derandomize=False, deadline=None, database=None,
+                          max_examples=300, print_blob=True)
+PROFILES = ('ci-fixed', 'explore')
+settings.load_profile('ci-fixed')
 
 
-def names_file_or_skip():
-    env = os.environ.get('MICRODNB_NAMES')
-    if env and Path(env).is_file():
-        return Path(env)
-    pytest.skip("the names dataset is not available: set MICRODNB_NAMES=/path/to/names.txt "
-                f"(the tests never download it; expected a copy at {SHARED_NAMES})")
+def pytest_configure(config):
+    if config.getoption('hypothesis_profile', None):  # --hypothesis-profile wins
+        return
+    name = os.environ.get('HYPOTHESIS_PROFILE') or 'ci-fixed'
+    if name not in PROFILES:
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE={name!r} is not a profile of this project: "
+                                f"use one of {', '.join(PROFILES)}")
+    settings.load_profile(name)
+
+
+def pytest_report_header(config):
+    return f"hypothesis profile: {settings.get_current_profile_name()} (HYPOTHESIS_PROFILE={PROFILES[0]}|{PROFILES[1]})"
 
 
 @pytest.fixture(scope='session')
 def names_file():
-    return names_file_or_skip()
+    """The verified names dataset: the package's copy, or $MICRODNB_NAMES."""
+    return names_path()
 
 
 @pytest.fixture(scope='session')

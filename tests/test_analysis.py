@@ -1,10 +1,11 @@
-"""The measurements of part II (microdnb.analysis) and the figures built on them (viz_bus).
+"""The measurements of part II (microdnb.study.measure) and the figures built on them (figures.part2).
 
-Oracles: the scalar engine, driven in ways that realise each control independently of the
-notes hooks the analysis uses (a cadence no position reaches = "plan seeds only", a zero
-`notes_proj` = "masked", a NotesBus that hands out other names' notes = "shuffled",
-train.doc_loss = "trunk"); closed forms for the bus counts; the scalar Adam for the
-gate bound; `replicate` for the recorded reference run.
+Oracles: the scalar engine, driven in ways that realise each condition independently of the
+notes hooks the measurements use (a cadence no position reaches = 'plan_only', a zero
+`notes_proj` = 'posts_zeroed', a NotesBus that hands out other names' notes = 'shuffled',
+train.doc_loss = 'trunk'); closed forms for the bus counts; the scalar Adam, pushed by
+constant and by growing gradients, for how far the gate can move; `replicate` for the
+recorded reference run.
 """
 import math
 import random
@@ -16,13 +17,16 @@ from hypothesis import given, strategies as st
 
 matplotlib.use('Agg')
 
-from microdnb import analysis, engine, train, viz_bus  # noqa: E402
-from microdnb.autograd import Value  # noqa: E402
+from microdnb.study import controls, measure  # noqa: E402
+from microdnb import reference, vector  # noqa: E402
+from microdnb.scalar import train  # noqa: E402
+from microdnb.figures import attention, decode, part2  # noqa: E402
+from microdnb.scalar.autograd import Value  # noqa: E402
 from microdnb.bus import NotesBus, emits, visibility  # noqa: E402
-from microdnb.config import BusConfig, TrainConfig  # noqa: E402
-from microdnb.layers import linear, softmax  # noqa: E402
-from microdnb.model import gpt, init_params  # noqa: E402
-from microdnb.planner import plan_seed  # noqa: E402
+from microdnb.config import BusConfig, ModelConfig, TrainConfig  # noqa: E402
+from microdnb.scalar.layers import linear, softmax  # noqa: E402
+from microdnb.scalar.model import gpt, init_params  # noqa: E402
+from microdnb.scalar.planner import plan_seed  # noqa: E402
 
 TOL = 1e-9
 
@@ -58,7 +62,7 @@ def test_bus_stats_lag1_matches_closed_form(k, n, c):
     # k streams of equal length n, lag 1: every stream posts after each t < n with
     # (t + 1) % c == 0; at round t a stream reads (k - 1) plan seeds and (k - 1) * (t // c)
     # posts; the newest note from each other stream was posted after round c*(t//c) - 1.
-    st_ = analysis.bus_stats([n] * k, c, 1)
+    st_ = measure.bus_stats([n] * k, c, 1)
     assert st_['posts'] == k * (n // c)
     assert st_['note_reads'] == k * (k - 1) * sum(1 + t // c for t in range(n))
     if k > 1:
@@ -69,32 +73,34 @@ def test_bus_stats_lag0_hand_worked():
     # two streams of 3 positions, cadence 1. Stream 0 reads stream 1's plan seed and
     # its posts of earlier rounds (t + 1 notes, newest one round old); stream 1 runs
     # second and also reads stream 0's post of the same round (t + 2 notes, age 0).
-    st_ = analysis.bus_stats([3, 3], 1, 0)
+    st_ = measure.bus_stats([3, 3], 1, 0)
     assert st_ == {'posts': 6, 'note_reads': (1 + 2 + 3) + (2 + 3 + 4), 'mean_age': 0.5}
     # a stream that ends (samples BOS) posts nothing at its last step
-    assert analysis.bus_stats([3, 3], 1, 0, ended=[0])['posts'] == 5
+    assert measure.bus_stats([3, 3], 1, 0, ended=[0])['posts'] == 5
 
 
 @pytest.mark.parametrize('bad', [[], [0], [2, 'a'], 'abc', [True]])
 def test_bus_stats_rejects_bad_lengths(bad):
     with pytest.raises(ValueError, match='lengths'):
-        analysis.bus_stats(bad, 3, 0)
+        measure.bus_stats(bad, 3, 0)
 
 
 def test_forward_passes():
-    assert analysis.forward_passes([6, 9, 7], 3, 1) == 9              # one pass per round
-    assert analysis.forward_passes([6, 9, 7], 20, 0) == 9             # nobody ever posts
+    assert measure.forward_passes([6, 9, 7], 3, 1) == 9              # one pass per round
+    assert measure.forward_passes([6, 9, 7], 20, 0) == 9             # nobody ever posts
     # lag 0, cadence 3: rounds 2 and 5 have 3 live streams, round 8 only one
-    assert analysis.forward_passes([6, 9, 7], 3, 0) == 9 + 2 * 2
-    assert analysis.forward_passes([4], 1, 0) == 4                    # one stream: no waiting
+    assert measure.forward_passes([6, 9, 7], 3, 0) == 9 + 2 * 2
+    assert measure.forward_passes([4], 1, 0) == 4                    # one stream: no waiting
     with pytest.raises(ValueError, match='cadence'):
-        analysis.forward_passes([3], 0, 0)
+        measure.forward_passes([3], 0, 0)
+    with pytest.raises(ValueError, match='lengths'):
+        measure.forward_passes([], 1, 0)
 
 
 def test_visibility_table_agrees_with_bus_visibility():
     lengths = [5, 4, 6]
     for lag in (0, 1):
-        snapshots, steps, seen = viz_bus.visibility_table(lengths, 3, lag)
+        snapshots, steps, seen = part2.visibility_table(lengths, 3, lag)
         posts, reads = visibility(lengths, 3, lag)
         assert len(snapshots) == len(lengths) + sum(len(p) for p in posts)
         for j, step in enumerate(steps):
@@ -106,35 +112,86 @@ def test_visibility_table_agrees_with_bus_visibility():
                 assert not same_round
 
 
-# ---------------------------------------------------------------- the gate bound
+# ---------------------------------------------------------------- how far Adam moves the gate
 
-def test_gate_bound_is_what_adam_can_do():
-    tcfg = TrainConfig()
-    total, gate = analysis.gate_bound(tcfg)
-    assert total == pytest.approx(0.005 * (300 - 299 / 2))            # sum of a linear decay
-    assert gate == pytest.approx(1 / (1 + math.exp(5 - total)))
-    # the scalar Adam, pushed by the same gradient every step, moves one parameter by
-    # almost exactly the bound (never more)
-    p = Value(-5.0)
+def _adam_moves(tcfg, grads, lrs):
+    """The scalar Adam on one parameter: how far each step moves it, for these gradients."""
+    p = Value(0.0)
     adam = train.Adam([p], tcfg.beta1, tcfg.beta2, tcfg.eps_adam)
-    for step in range(tcfg.snc_steps):
-        p.grad = -1.0
-        adam.step(step, tcfg.snc_learning_rate * (1 - step / tcfg.snc_steps))
-    assert total * 0.999 < p.data + 5.0 <= total + 1e-9
+    moves = []
+    for step, (g, lr) in enumerate(zip(grads, lrs)):
+        before = p.data
+        p.grad = g
+        adam.step(step, lr)
+        moves.append(before - p.data)
+    return np.array(moves)
 
 
-# ---------------------------------------------------------------- held-out controls
+def test_adam_step_bound_value():
+    tcfg = TrainConfig()
+    b1, b2 = tcfg.beta1, tcfg.beta2
+    assert measure.adam_step_bound(tcfg) == pytest.approx((1 - b1) / math.sqrt(1 - b2) / math.sqrt(1 - b1 ** 2 / b2))
+    assert 2.88 < measure.adam_step_bound(tcfg) < 2.89
+    assert measure.adam_step_bound(TrainConfig(beta1=0.99, beta2=0.9)) == math.inf   # b1^2 >= b2: no bound
 
-def test_full_and_trunk_match_the_scalar_engine(open_model, tiny_cfg, tiny_tokenizer, groups):
+
+def test_a_growing_gradient_moves_adam_almost_three_learning_rates_per_step():
+    """|m_hat| <= sqrt(v_hat) is false: a gradient growing by b2 / b1 per step makes the
+    Cauchy-Schwarz bound tight, and a step moves the parameter by ~2.89 learning rates."""
+    tcfg = TrainConfig()
+    b1, b2 = tcfg.beta1, tcfg.beta2
+    bound = measure.adam_step_bound(tcfg)
+    n = 1500
+    moves = _adam_moves(tcfg, [(b2 / b1) ** i for i in range(n)], [1.0] * n)
+    # step t moves by the Cauchy-Schwarz bound at t (equality), with Adam's bias corrections
+    t = np.arange(1, n + 1)
+    q = b1 ** 2 / b2
+    tight = (1 - b1) / np.sqrt(1 - b2) * np.sqrt((1 - q ** t) / (1 - q)) * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    np.testing.assert_allclose(moves, tight, rtol=1e-6)
+    assert moves[0] == pytest.approx(1.0)                # the first step is always 1 lr
+    assert np.all(np.diff(moves) > 0) and moves.max() <= bound
+    assert np.all(moves[100:] > 2) and moves[-1] == pytest.approx(bound, rel=1e-6)
+
+
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=1, max_size=60))
+def test_no_gradient_sequence_beats_the_bound(grads):
+    tcfg = TrainConfig()
+    assert np.abs(_adam_moves(tcfg, grads, [1.0] * len(grads))).max() <= measure.adam_step_bound(tcfg) + 1e-9
+
+
+def test_gate_reach_steady_push_and_ceiling():
+    tcfg = TrainConfig()
+    reach = measure.gate_reach(tcfg)
+    total = 0.005 * (300 - 299 / 2)                       # sum of a linear decay
+    g0 = ModelConfig().gate_init
+    assert reach['lr_sum'] == pytest.approx(total)
+    assert reach['steady_logit'] == pytest.approx(g0 + total)
+    assert reach['steady_gate'] == pytest.approx(1 / (1 + math.exp(-(g0 + total))))
+    assert reach['max_logit'] == pytest.approx(g0 + measure.adam_step_bound(tcfg) * total)
+    assert reach['max_gate'] == pytest.approx(1 / (1 + math.exp(-reach['max_logit'])))
+    lrs = [tcfg.snc_learning_rate * (1 - step / tcfg.snc_steps) for step in range(tcfg.snc_steps)]
+    # the scalar Adam, pushed by the same gradient every step, moves by almost exactly the
+    # steady sum; pushed by a growing gradient, by more than twice that, never past the ceiling
+    steady = _adam_moves(tcfg, [-1.0] * tcfg.snc_steps, lrs).sum()
+    assert total * 0.999 < -steady <= total + 1e-9
+    growing = _adam_moves(tcfg, [(tcfg.beta2 / tcfg.beta1) ** i for i in range(tcfg.snc_steps)], lrs).sum()
+    assert 2 * total < growing <= reach['max_logit'] - g0
+    assert measure.gate_reach(tcfg, gate_init=0.0)['steady_logit'] == pytest.approx(total)
+    assert measure.gate_reach(TrainConfig(snc_steps=0))['max_logit'] == g0
+
+
+# ---------------------------------------------------------------- held-out conditions
+
+def test_notes_and_trunk_match_the_scalar_engine(open_model, tiny_cfg, tiny_tokenizer, groups):
     bcfg = BusConfig(2, 3, 0)
-    full = analysis.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'full')
+    full = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'notes')
     oracle = [scalar_group_loss(open_model, tiny_cfg, bcfg, tiny_tokenizer, g) for g in groups]
-    np.testing.assert_allclose(analysis.group_losses(full), [l for l, _ in oracle], atol=TOL)
+    np.testing.assert_allclose(measure.group_losses(full), [l for l, _ in oracle], atol=TOL)
     assert full['n_tokens'] == sum(n for _, n in oracle)
     total = sum(l * n for l, n in oracle) / sum(n for _, n in oracle)
     assert full['loss'] == pytest.approx(total, abs=TOL)
 
-    trunk = analysis.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'trunk')
+    trunk = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'trunk')
     docs = [n for g in groups for n in g]
     per_doc = [(train.doc_loss(open_model, tiny_cfg, tiny_tokenizer.encode(d)).data,
                 min(tiny_cfg.block_size, len(d) + 1)) for d in docs]
@@ -144,77 +201,79 @@ def test_full_and_trunk_match_the_scalar_engine(open_model, tiny_cfg, tiny_token
 
 
 def test_plan_only_is_a_bus_where_nobody_posts(open_model, tiny_cfg, tiny_tokenizer, groups):
-    got = analysis.heldout_measure(open_model, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups,
+    got = measure.heldout_measure(open_model, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups,
                                    'plan_only')
     never = BusConfig(2, tiny_cfg.block_size + 1, 0)        # (pos + 1) % cadence never 0
     oracle = [scalar_group_loss(open_model, tiny_cfg, never, tiny_tokenizer, g)[0] for g in groups]
-    np.testing.assert_allclose(analysis.group_losses(got), oracle, atol=TOL)
+    np.testing.assert_allclose(measure.group_losses(got), oracle, atol=TOL)
 
 
-def test_masked_is_a_zero_notes_projection(open_model, tiny_cfg, tiny_tokenizer, groups):
+def test_posts_zeroed_is_a_zero_notes_projection(open_model, tiny_cfg, tiny_tokenizer, groups):
     bcfg = BusConfig(2, 2, 0)
-    got = analysis.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'masked')
+    got = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'posts_zeroed')
     zeroed = dict(open_model)
     zeroed['notes_proj'] = [[Value(0.0) for _ in row] for row in open_model['notes_proj']]
     oracle = [scalar_group_loss(zeroed, tiny_cfg, bcfg, tiny_tokenizer, g)[0] for g in groups]
-    np.testing.assert_allclose(analysis.group_losses(got), oracle, atol=TOL)
-    full = analysis.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'full')
+    np.testing.assert_allclose(measure.group_losses(got), oracle, atol=TOL)
+    full = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'notes')
     assert abs(got['loss'] - full['loss']) > 1e-4
 
 
 def test_shuffled_reads_other_names_notes(open_model, tiny_cfg, tiny_tokenizer, groups, monkeypatch):
     bcfg = BusConfig(2, 2, 0)
-    donors = analysis._donors(groups, tiny_cfg)
-    for group, donor in zip(groups, donors):
-        assert not set(group) & set(donor)
-        positions = lambda name: min(tiny_cfg.block_size, len(name) + 1)
-        assert all(positions(d) >= positions(n) for n, d in zip(group, donor))  # its notes exist
-    got = analysis.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'shuffled')
+    token_groups = [[tiny_tokenizer.encode(n) for n in g] for g in groups]
+    donors, fallbacks = controls.choose_donors(token_groups, tiny_cfg, groups)
+    got = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'shuffled')
+    assert got['fallbacks'] == fallbacks == 1             # ('evelyn', 'abigail'): no pair runs as long
+    assert got['dropped_notes'] > 0
 
-    # oracle: the scalar engine, with a NotesBus that records the donor run's snapshots and
-    # then serves them, by (stream, round), to the group's run
+    # oracle: the scalar engine, with a NotesBus that records the snapshots read in the donor's
+    # run and then serves them, by (stream, round), to the group's run
     store = {}
 
     class RecordingBus(NotesBus):
-        def post(self, stream, round_, snapshot):
-            store[(stream, round_)] = snapshot
-            super().post(stream, round_, snapshot)
-
-    class DonorBus(NotesBus):
         def read(self, reader, round_):
-            return [snap if r is None else store[(oi, r)] for oi, r, snap in self._readable(reader, round_)]
+            got = list(self._readable(reader, round_))
+            store.update({(oi, r): snap for oi, r, snap in got})
+            return [snap for _, _, snap in got]
+
+    class DonorBus(NotesBus):  # the donor's notes; one its run never read is not there
+        def read(self, reader, round_):
+            return [snap if r is None else store[(oi, r)] for oi, r, snap in self._readable(reader, round_)
+                    if r is None or (oi, r) in store]
 
     oracle = []
-    for group, donor in zip(groups, donors):
+    for group, donor in zip(groups, (groups[h] for h in donors)):
         store.clear()
         monkeypatch.setattr(train, 'NotesBus', RecordingBus)
         scalar_group_loss(open_model, tiny_cfg, bcfg, tiny_tokenizer, donor)
         monkeypatch.setattr(train, 'NotesBus', DonorBus)
         oracle.append(scalar_group_loss(open_model, tiny_cfg, bcfg, tiny_tokenizer, group)[0])
     monkeypatch.undo()
-    np.testing.assert_allclose(analysis.group_losses(got), oracle, atol=TOL)
-    full = analysis.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'full')
+    np.testing.assert_allclose(measure.group_losses(got), oracle, atol=TOL)
+    full = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'notes')
     assert abs(got['loss'] - full['loss']) > 1e-4
 
 
-def test_unknown_control_and_bad_groups(open_model, tiny_cfg, tiny_tokenizer, groups):
-    with pytest.raises(ValueError, match='control'):
-        analysis.heldout_measure(open_model, tiny_cfg, BusConfig(), tiny_tokenizer, groups, 'bogus')
+def test_unknown_condition_and_bad_groups(open_model, tiny_cfg, tiny_tokenizer, groups):
+    for bad in ('bogus', 'full', 'masked', 'repaired'):
+        with pytest.raises(ValueError, match='condition'):
+            measure.heldout_measure(open_model, tiny_cfg, BusConfig(), tiny_tokenizer, groups, bad)
     with pytest.raises(ValueError, match='groups'):
-        analysis.heldout_measure(open_model, tiny_cfg, BusConfig(), tiny_tokenizer, [], 'full')
-    with pytest.raises(ValueError, match='full bus'):
-        analysis.heldout_measure(open_model, tiny_cfg, BusConfig(), tiny_tokenizer, groups, 'trunk',
+        measure.heldout_measure(open_model, tiny_cfg, BusConfig(), tiny_tokenizer, [], 'notes')
+    with pytest.raises(ValueError, match='notes as trained'):
+        measure.heldout_measure(open_model, tiny_cfg, BusConfig(), tiny_tokenizer, groups, 'trunk',
                                  ratios=True)
 
 
 def test_heldout_groups():
     docs = [f"n{i}" for i in range(10)]
-    assert analysis.heldout_groups(docs, n_groups=2, group_size=3, tail=6) == [
+    assert measure.heldout_groups(docs, n_groups=2, group_size=3, tail=6) == [
         ('n4', 'n5', 'n6'), ('n7', 'n8', 'n9')]
     with pytest.raises(ValueError, match='need'):
-        analysis.heldout_groups(docs, n_groups=3, group_size=3, tail=6)
+        measure.heldout_groups(docs, n_groups=3, group_size=3, tail=6)
     with pytest.raises(ValueError, match='only 10'):
-        analysis.heldout_groups(docs, n_groups=1, group_size=1, tail=11)
+        measure.heldout_groups(docs, n_groups=1, group_size=1, tail=11)
 
 
 # ---------------------------------------------------------------- SNC's size, the plan seed
@@ -244,19 +303,19 @@ def test_snc_delta_ratio_matches_the_scalar_residual(open_model, tiny_cfg, tiny_
                 oracle.append(np.linalg.norm(delta) / np.linalg.norm(x))
                 if emits(t, bcfg.cadence):
                     notes.post(si, t, linear(hidden, sd['notes_proj']))
-    got = analysis.snc_delta_ratios(sd, tiny_cfg, bcfg, tiny_tokenizer, groups)
+    got = measure.heldout_measure(sd, tiny_cfg, bcfg, tiny_tokenizer, groups, ratios=True)['ratios']
     np.testing.assert_allclose(np.sort(got), np.sort(oracle), rtol=1e-8)
     # at position 0 a stream reads only the plan seed, which no gate can change, so there
     # the delta is gate * (a fixed projection): doubling the gate doubles the ratio
-    m = analysis.heldout_measure(analysis.with_gate(sd, 0.25), tiny_cfg, bcfg, tiny_tokenizer,
+    m = measure.heldout_measure(measure.with_gate(sd, 0.25), tiny_cfg, bcfg, tiny_tokenizer,
                                  groups[:1], ratios=True)
-    m2 = analysis.heldout_measure(analysis.with_gate(sd, 0.5), tiny_cfg, bcfg, tiny_tokenizer,
+    m2 = measure.heldout_measure(measure.with_gate(sd, 0.5), tiny_cfg, bcfg, tiny_tokenizer,
                                   groups[:1], ratios=True)
     assert m2['ratios'][0] == pytest.approx(2 * m['ratios'][0], rel=1e-9)
 
 
 def test_plan_seeds_are_the_planner_of_bos(open_model, tiny_cfg, tiny_tokenizer, groups):
-    seeds = analysis.plan_seeds(open_model, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups)
+    seeds = measure.plan_seeds(open_model, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups)
     expected = np.array([v.data for v in plan_seed(open_model, tiny_cfg, tiny_tokenizer.BOS)])
     # every step of every stream reads the other stream's seed once
     assert len(seeds) == sum(min(tiny_cfg.block_size, len(n) + 1) for g in groups for n in g)
@@ -265,7 +324,7 @@ def test_plan_seeds_are_the_planner_of_bos(open_model, tiny_cfg, tiny_tokenizer,
 
 def test_first_token_probs(open_model, tiny_cfg, tiny_tokenizer):
     bcfg = BusConfig(3, 3, 0)
-    with_bus, trunk = analysis.first_token_probs(open_model, tiny_cfg, bcfg, tiny_tokenizer, reader=1)
+    with_bus, trunk = measure.first_token_probs(open_model, tiny_cfg, bcfg, tiny_tokenizer, reader=1)
     bos = tiny_tokenizer.BOS
     logits, _ = gpt(open_model, tiny_cfg, bos, 0, [[]], [[]])
     np.testing.assert_allclose(trunk, [p.data for p in softmax(logits)], atol=TOL)
@@ -274,65 +333,65 @@ def test_first_token_probs(open_model, tiny_cfg, tiny_tokenizer):
     np.testing.assert_allclose(with_bus, [p.data for p in softmax(logits)], atol=TOL)
     assert np.abs(with_bus - trunk).max() > 1e-3
     with pytest.raises(ValueError, match='reader'):
-        analysis.first_token_probs(open_model, tiny_cfg, bcfg, tiny_tokenizer, reader=3)
+        measure.first_token_probs(open_model, tiny_cfg, bcfg, tiny_tokenizer, reader=3)
 
 
 def test_with_gate(open_model):
     for g in (0.0087, 0.3, 1.0):
-        assert engine.gate_value(analysis.with_gate(open_model, g)) == pytest.approx(g, abs=1e-15)
-    assert engine.gate_value(analysis.with_gate(open_model, 1)) == 1.0
+        assert vector.gate_value(measure.with_gate(open_model, g)) == pytest.approx(g, abs=1e-15)
+    assert vector.gate_value(measure.with_gate(open_model, 1)) == 1.0
     assert open_model['snc_gate'][0][0].data == 0.0               # the original is untouched
     for bad in (0, -0.1, 1.5, True, 'x'):
         with pytest.raises(ValueError, match='gate'):
-            analysis.with_gate(open_model, bad)
+            measure.with_gate(open_model, bad)
 
 
 def test_gate_sweep_changes_only_the_gate(open_model, tiny_cfg, tiny_tokenizer, groups):
-    sweep = analysis.gate_sweep(open_model, tiny_cfg, tiny_tokenizer, groups[:2], [0.5, 0.5, 1.0],
+    sweep = measure.gate_sweep(open_model, tiny_cfg, tiny_tokenizer, groups[:2], [0.5, 0.5, 1.0],
                                 n_batches=2, seed=3)
     assert [m['gate'] for m in sweep] == [0.5, 0.5, 1.0]
+    assert all(m['reader'] == 1 and m['n_streams'] == 3 for m in sweep)   # stream 1 of the reference's 3
     assert sweep[0]['texts'] == sweep[1]['texts']                  # same seed, same gate
-    forced = analysis.with_gate(open_model, 1.0)
+    forced = measure.with_gate(open_model, 1.0)
     rng = random.Random(3)
-    texts = [engine.sample_parallel(forced, tiny_cfg, BusConfig(3, 3, 0), tiny_tokenizer, rng)['texts']
+    texts = [vector.sample_parallel(forced, tiny_cfg, BusConfig(3, 3, 0), tiny_tokenizer, rng)['texts']
              for _ in range(2)]
     assert sweep[2]['texts'] == texts
     assert sweep[2]['loss'] == pytest.approx(
-        analysis.heldout_loss(forced, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups[:2])[0])
+        measure.heldout_measure(forced, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups[:2])['loss'])
 
 
 # ---------------------------------------------------------------- small statistics
 
 def test_paired_difference_and_positions():
-    mean, se = analysis.paired_difference([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])
+    mean, se = measure.paired_difference([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])
     assert (mean, se) == (1.0, 0.0)
-    mean, se = analysis.paired_difference([1.0, 3.0], [0.0, 0.0])
+    mean, se = measure.paired_difference([1.0, 3.0], [0.0, 0.0])
     assert mean == 2.0 and se == pytest.approx(math.sqrt(2) / math.sqrt(2))
     with pytest.raises(ValueError):
-        analysis.paired_difference([1.0], [1.0])
+        measure.paired_difference([1.0], [1.0])
     m = {'positions': np.array([0, 1, 0, 1, 2]), 'losses': np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
          'groups': np.array([0, 0, 1, 1, 1])}
-    pos, means, counts = analysis.loss_by_position(m)
+    pos, means, counts = measure.loss_by_position(m)
     assert pos.tolist() == [0, 1, 2] and means.tolist() == [2.0, 3.0, 5.0] and counts.tolist() == [2, 2, 1]
-    assert analysis.group_losses(m).tolist() == [1.5, 4.0]
-    assert analysis.duplicates(['a', 'b', 'a', 'a', '']) == 2
+    assert measure.group_losses(m).tolist() == [1.5, 4.0]
 
 
 # ---------------------------------------------------------------- the recorded reference run
 
 def test_reference_run_is_replicate(all_docs):
-    from microdnb.replicate import replicate
+    from microdnb.reference import replicate
     docs = list(all_docs)
-    run = analysis.reference_run(seed=3, steps=4, snc_steps=2, docs=docs)
+    run = reference.reference_run(seed=3, steps=4, snc_steps=2, docs=docs)
     params = replicate(seed=3, steps=4, snc_steps=2, engine='numpy', out=lambda line: None, docs=docs)
     for name, value in params.items():
         np.testing.assert_array_equal(run['params'][name], value)
     assert len(run['phase1']['loss']) == 4 and len(run['phase2']['gate']) == 2
-    assert run['phase2']['gate'][-1] == engine.gate_value(params)
-    shuffled, tokenizer = analysis.reference_docs(seed=3, docs=docs)
+    assert run['phase2']['gate'][-1] == vector.gate_value(params)
+    shuffled, tokenizer = reference.reference_docs(seed=3, docs=docs)
     assert shuffled == run['docs'] and tokenizer.uchars == run['tokenizer'].uchars
     # the scalar engine records the same curves
-    scalar = analysis.reference_run(seed=3, steps=4, snc_steps=2, engine='scalar', docs=docs)
+    scalar = reference.reference_run(seed=3, steps=4, snc_steps=2, engine='scalar', docs=docs)
     np.testing.assert_allclose(scalar['phase1']['loss'], run['phase1']['loss'], atol=1e-9)
     np.testing.assert_allclose(scalar['phase2']['loss'], run['phase2']['loss'], atol=1e-9)
 
@@ -341,14 +400,10 @@ def test_reference_run_is_replicate(all_docs):
 
 def test_figures_and_frames(open_model, tiny_cfg, tiny_tokenizer, groups):
     import matplotlib.pyplot as plt
-    frames = viz_bus.cadence_frames([4, 3], cadences=[1, 2], lags=[0, 1])
-    assert set(frames) == {(1, 0), (1, 1), (2, 0), (2, 1)}
-    assert all(png.startswith(b'\x89PNG') for png in frames.values())
-
-    trace = engine.sample_parallel(engine.from_state_dict(open_model), tiny_cfg, BusConfig(3, 2, 0),
+    trace = vector.sample_parallel(vector.params_from(open_model), tiny_cfg, BusConfig(3, 2, 0),
                                    tiny_tokenizer,
                                    random.Random(0), record=True)
-    rows, labels, weights = viz_bus.snc_attention_table(trace, 2)
+    rows, labels, weights = attention.snc_attention_table(trace, 2)
     events = [e for e in trace['events'] if e['stream'] == 2]
     assert len(rows) == len(events)
     # each head's weights over the readable notes sum to one; unreadable cells are NaN
@@ -356,13 +411,58 @@ def test_figures_and_frames(open_model, tiny_cfg, tiny_tokenizer, groups):
     for i, e in enumerate(events):
         assert (~np.isnan(weights[0, i])).sum() == len(e['notes'])
     with pytest.raises(ValueError, match='stream 5'):
-        viz_bus.snc_attention_table(trace, 5)
+        attention.snc_attention_table(trace, 5)
 
-    figs = [viz_bus.bus_figure([4, 3], 2, 0), viz_bus.snc_attention_figure(trace, 0, tiny_tokenizer),
-            viz_bus.decode_figure(trace, tiny_tokenizer)]
-    sweep = analysis.gate_sweep(open_model, tiny_cfg, tiny_tokenizer, groups[:1], [0.1, 1.0], n_batches=1)
-    labels, gframes = viz_bus.gate_frames(sweep, tiny_tokenizer)
-    assert labels == ['0.1', '1'] and set(gframes) == set(labels)
+    figs = [part2.bus_figure([4, 3], 2, 0), attention.snc_attention_figure(trace, 0, tiny_tokenizer),
+            decode.decode_figure(trace, tiny_tokenizer)]
+    sweep = measure.gate_sweep(open_model, tiny_cfg, tiny_tokenizer, groups[:1], [0.1, 1.0], n_batches=1)
+    figs.append(attention.gate_frame(sweep, 1, tiny_tokenizer))
     for fig in figs:
         assert isinstance(fig, matplotlib.figure.Figure)
         plt.close(fig)
+
+
+def test_decode_figure_counts_the_sequential_passes(open_model, tiny_cfg, tiny_tokenizer):
+    """With the bus config, the figure's 'passes' row is measure.forward_passes round by round."""
+    import matplotlib.pyplot as plt
+    for lag in (0, 1):
+        bcfg = BusConfig(3, 2, lag)
+        trace = vector.sample_parallel(vector.params_from(open_model), tiny_cfg, bcfg, tiny_tokenizer,
+                                       random.Random(1))
+        lengths = [len(t) + (len(t) < trace["rounds"]) for t in trace["tokens"]]  # a stream cut at block_size has no end step
+        assert sum(lengths) == trace["steps"]
+        fig = decode.decode_figure(trace, tiny_tokenizer, bcfg)
+        passes = measure.forward_passes(lengths, bcfg.cadence, lag)
+        title = fig.axes[0].get_title()
+        assert f"{trace['rounds']} rounds" in title
+        assert (f"{passes} passes" in title) if lag == 0 and passes > trace['rounds'] else 'one batched pass' in title
+        assert f"{passes} in all" in fig.microdnb_alt
+        plt.close(fig)
+    with pytest.raises(ValueError, match='BusConfig'):
+        decode.decode_figure(trace, tiny_tokenizer, BusConfig(2, 2, 0))
+
+
+def test_position_gain_error_bars_and_phase2_bounds():
+    import matplotlib.pyplot as plt
+    gains = {'notes': np.array([0.1, 0.0, -0.02]), 'plan_only': np.array([0.05, 0.01, 0.0])}
+    errors = {'notes': np.array([0.01, 0.02, 0.03]), 'plan_only': np.array([0.01, 0.01, 0.01])}
+    fig = attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, errors)
+    ax = fig.axes[1]
+    # one error bar per bar, spanning gain +- error
+    segments = [seg for c in ax.collections for seg in c.get_segments()]
+    spans = sorted(round(float(abs(s[1][1] - s[0][1])) / 2, 9) for s in segments)
+    assert spans == sorted(round(float(e), 9) for es in errors.values() for e in es)
+    assert '± 1 SE over names' in fig.microdnb_alt
+    with pytest.raises(ValueError, match='labels'):
+        attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, {'notes': errors['notes']})
+    n = 60
+    p2 = {'loss': list(2.4 + 0.1 * np.sin(np.arange(n))), 'gate': list(np.linspace(0.0067, 0.0087, n))}
+    steady, most = np.linspace(0.0067, 0.014, n), np.linspace(0.0067, 0.056, n)
+    fig = decode.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))), steady, gate_max=most)
+    gate_ax = fig.axes[-1]
+    assert gate_ax.get_yscale() == 'log' and len(gate_ax.lines) == 3
+    np.testing.assert_allclose(gate_ax.lines[0].get_ydata(), most)
+    # the printed lines: step 1 and every 50th
+    dots = [l for l in fig.axes[0].lines if l.get_marker() == 'o']
+    assert list(dots[0].get_xdata()) == [1, 50]
+    plt.close('all')

@@ -1,13 +1,16 @@
 """Value: every operation's gradient against central differences, algebraic
-properties over random inputs, deep graphs, and the topological order of microgpt."""
+properties over random inputs, deep graphs, the topological order of microgpt, the op
+each node records (exact: it recomputes the node and its local gradients), and what a
+Value may hold (real numbers only; numpy scalars as Python numbers; no complex powers)."""
 import math
 import random
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from microdnb.autograd import Value
+from microdnb.scalar.autograd import Value
 
 H = 1e-6  # central differences: truncation ~H^2, round-off ~1e-16/H; both far below RTOL
 RTOL = 1e-6
@@ -230,3 +233,161 @@ def test_backward_of_a_leaf_sets_its_grad_to_one():
     v.backward()
     assert v.grad == 1
     assert v.topo_order() == [v]
+
+
+# ---- the op each node records ----------------------------------------------------------
+
+# What `_op` names, as a function of the children's data: the op record is exact if
+# applying it to a node's children gives the node's data, and its central differences
+# give the node's local gradients.
+OP_FUNCTIONS = {
+    '+': lambda a, b: a + b,
+    '*': lambda a, b: a * b,
+    'log': math.log,
+    'exp': math.exp,
+    'relu': lambda a: max(0.0, a),
+}
+
+
+def op_function(op):
+    if op.startswith('**'):
+        k = float(op[2:])
+        return lambda a: a ** k
+    return OP_FUNCTIONS[op]
+
+
+RECORDED = {
+    'leaf': (lambda x, y: x, ''),
+    'add': (lambda x, y: x + y, '+'),
+    'mul': (lambda x, y: x * y, '*'),
+    'radd': (lambda x, y: 2.5 + x, '+'),
+    'rmul': (lambda x, y: 2.5 * x, '*'),
+    'neg': (lambda x, y: -x, '*'),              # x * -1
+    'sub': (lambda x, y: x - y, '+'),           # x + (y * -1)
+    'div': (lambda x, y: x / y, '*'),           # x * y**-1
+    'rtruediv': (lambda x, y: 2.0 / x, '*'),
+    'pow int': (lambda x, y: x ** 3, '**3'),
+    'pow negative': (lambda x, y: x ** -0.5, '**-0.5'),
+    'pow numpy int': (lambda x, y: x ** np.int64(2), '**2'),
+    'log': (lambda x, y: x.log(), 'log'),
+    'exp': (lambda x, y: x.exp(), 'exp'),
+    'relu': (lambda x, y: x.relu(), 'relu'),
+}
+
+
+@pytest.mark.parametrize('name', RECORDED)
+def test_each_operation_records_its_op(name):
+    f, op = RECORDED[name]
+    assert f(Value(1.7), Value(0.6))._op == op
+
+
+def test_one_times_one_is_a_product():
+    # the old drawing guessed the op from the local gradients, and (1, 1) read as '+'
+    v = Value(1) * Value(1)
+    assert v._op == '*' and v._local_grads == (1, 1)
+    assert (Value(1.0) + Value(1.0))._op == '+'
+
+
+def assert_op_record_is_exact(v):
+    """v's data is its op applied to its children, and its local grads are that op's
+    derivatives (central differences)."""
+    f = op_function(v._op)
+    xs = [c.data for c in v._children]
+    assert f(*xs) == pytest.approx(v.data, rel=1e-15, abs=1e-300)
+    for i, local in enumerate(v._local_grads):
+        if v._op == 'relu' and abs(xs[0]) < 1e-3:  # the kink: no derivative to check
+            continue
+        assert_close(local, central_difference(f, xs, i), rtol=1e-5, atol=1e-7)
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_property_every_node_of_a_random_graph_records_its_op_exactly(seed):
+    root, _ = random_graph(seed, n_ops=40)
+    nodes = root.topo_order()
+    assert {v._op for v in nodes if not v._children} == {''}
+    for v in nodes:
+        if v._children:
+            assert_op_record_is_exact(v)
+
+
+@given(st.sampled_from(range(len(EXPRESSIONS))), reals, reals)
+def test_property_the_op_record_of_random_expressions_is_exact(k, a, b):
+    out, _ = autograd_gradient(EXPRESSIONS[k], (a, b))
+    for v in out.topo_order():
+        if v._children:
+            assert_op_record_is_exact(v)
+
+
+# ---- what a Value may hold ---------------------------------------------------------------
+
+@pytest.mark.parametrize('bad', ['ab', None, [1], (1.0,), {'x': 1}, 1j, True, object()],
+                         ids=lambda b: type(b).__name__)
+def test_a_value_holds_only_a_real_number(bad):
+    with pytest.raises(TypeError, match=f"got {type(bad).__name__}"):
+        Value(bad)
+
+
+ARITHMETIC = [lambda v, x: v + x, lambda v, x: x + v, lambda v, x: v * x, lambda v, x: x * v,
+              lambda v, x: v - x, lambda v, x: x - v, lambda v, x: v / x, lambda v, x: x / v,
+              lambda v, x: v ** x, lambda v, x: x ** v]
+
+
+@pytest.mark.parametrize('bad', ['ab', None, [1]], ids=['str', 'None', 'list'])
+@pytest.mark.parametrize('k', range(len(ARITHMETIC)))
+def test_arithmetic_with_a_non_number_is_a_type_error(bad, k):
+    with pytest.raises(TypeError):
+        ARITHMETIC[k](Value(2.0), bad)
+
+
+def test_a_value_exponent_is_a_type_error():
+    with pytest.raises(TypeError, match='the exponent must be a real number .* got Value'):
+        Value(2.0) ** Value(2.0)
+    with pytest.raises(TypeError, match='got str'):
+        Value(2.0) ** '2'
+
+
+@pytest.mark.parametrize('kind, plain', [(np.float64, float), (np.float32, float), (np.int64, int),
+                                         (np.int32, int), (int, int), (float, float)])
+def test_numpy_scalars_are_stored_as_python_numbers(kind, plain):
+    v = Value(kind(3))
+    assert type(v.data) is plain and v.data == 3
+    w = Value(2.0) * kind(3)
+    assert type(w._children[1].data) is plain and w.data == 6.0
+    assert type((Value(2.0) ** kind(2)).data) is float
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_property_numpy_floats_round_trip_exactly(x):
+    v = Value(np.float64(x))
+    assert type(v.data) is float and v.data == x
+    assert (Value(x) + np.float64(1.0)).data == x + 1.0
+
+
+@given(st.one_of(st.text(), st.none(), st.lists(st.integers(), max_size=3), st.booleans(),
+                 st.complex_numbers(allow_nan=False)))
+def test_property_anything_but_a_real_number_is_refused(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)
+    with pytest.raises(TypeError):
+        Value(1.0) + bad
+
+
+def test_a_fractional_power_of_a_negative_number_is_a_value_error():
+    with pytest.raises(ValueError, match=r'fractional power of a negative number: \(-8\) \*\* 0.5'):
+        Value(-8) ** 0.5
+    with pytest.raises(ValueError, match='fractional power of a negative number'):
+        Value(-0.1) ** -1.5
+    # integer powers of negative numbers stay real, as do fractional powers of positive ones
+    assert (Value(-8) ** 2).data == 64 and (Value(-8.0) ** -1).data == -0.125
+    assert (Value(-2.0) ** 3.0).data == -8.0  # 3.0 is a whole number
+    assert (Value(8.0) ** (1 / 3)).data == pytest.approx(2.0)
+
+
+@given(st.floats(min_value=-5, max_value=-0.01), st.floats(min_value=-3, max_value=3))
+def test_property_powers_of_negative_numbers_are_real_or_refused(x, k):
+    try:
+        out = Value(x) ** k
+    except ValueError:
+        assert k != int(k)
+        return
+    assert k == int(k) and isinstance(out.data, float)

@@ -11,9 +11,9 @@ from hypothesis import given, strategies as st
 from microdnb.bus import NotesBus, emits, visibility
 from microdnb.config import BusConfig, ModelConfig
 from microdnb.data import Tokenizer
-from microdnb.model import gpt, init_params
-from microdnb.sample import sample_parallel
-from microdnb.snc import snc_cross_attention
+from microdnb.scalar.model import gpt, init_params
+from microdnb.scalar.sample import sample_parallel
+from microdnb.scalar.snc import snc_cross_attention
 
 P = None  # the round of a plan seed
 
@@ -216,10 +216,69 @@ def test_notes_bus_validates_construction(kwargs, match):
 
 def test_notes_bus_validates_stream_index():
     bus = NotesBus(2)
-    for call in (lambda: bus.seed(2, 'x'), lambda: bus.post(-1, 0, 'x'), lambda: bus.read(5, 0),
-                 lambda: bus.read_labels(2, 0)):
-        with pytest.raises(ValueError, match=r'stream must be in 0\.\.1'):
+    for call, name in ((lambda: bus.seed(2, 'x'), 'stream'), (lambda: bus.post(-1, 0, 'x'), 'stream'),
+                       (lambda: bus.read(5, 0), 'reader'), (lambda: bus.read_labels(2, 0), 'reader')):
+        with pytest.raises(ValueError, match=rf'^{name} must be an integer in \[0, 1\], got'):
             call()
+
+
+# ---- wrong argument types: one ValueError naming the argument, never a raw TypeError ------
+
+@pytest.mark.parametrize('call, match', [
+    (lambda b: b.seed('a', 'x'), r"^stream must be an integer in \[0, 1\], got 'a'$"),
+    (lambda b: b.seed(None, 'x'), r'^stream must be .*got None$'),
+    (lambda b: b.seed(True, 'x'), r'^stream must be .*got True$'),
+    (lambda b: b.post(0.0, 0, 'x'), r'^stream must be .*got 0.0$'),
+    (lambda b: b.post(0, 'r', 'x'), r"^round_ must be an integer >= 0, got 'r'$"),
+    (lambda b: b.post(0, -1, 'x'), r'^round_ must be an integer >= 0, got -1$'),
+    (lambda b: b.read(0, None), r'^round_ must be an integer >= 0, got None$'),
+    (lambda b: b.read_labels('0', 1), r"^reader must be .*got '0'$"),
+])
+def test_notes_bus_argument_types(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(NotesBus(2))
+
+
+@pytest.mark.parametrize('args, match', [
+    ((0, 0), r'^cadence must be an integer >= 1, got 0$'),
+    ((0, '3'), r"^cadence must be an integer >= 1, got '3'$"),
+    ((0, 1.5), r'^cadence must be .*got 1.5$'),
+    (('1', 3), r"^pos must be an integer >= 0, got '1'$"),
+    ((-1, 3), r'^pos must be an integer >= 0, got -1$'),
+    ((None, 3), r'^pos must be .*got None$'),
+])
+def test_emits_argument_types(args, match):
+    with pytest.raises(ValueError, match=match):
+        emits(*args)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(lengths=[3, 3], cadence='3', lag=0), r"^cadence must be an integer >= 1, got '3'$"),
+    (dict(lengths=[3, 3], cadence=None, lag=0), '^cadence must be'),
+    (dict(lengths=[3, 3], cadence=3, lag='0'), "^lag must be an integer >= 0, got '0'$"),
+    (dict(lengths=[3, 3], cadence=3, lag=1.0), '^lag must be'),
+    (dict(lengths=[3, '3'], cadence=3, lag=0), r"^lengths\[1\] must be an integer >= 0, got '3'$"),
+    (dict(lengths=[3, -1], cadence=3, lag=0), r'^lengths\[1\] must be an integer >= 0, got -1$'),
+    (dict(lengths='33', cadence=3, lag=0), '^lengths must be a list of integers'),
+    (dict(lengths=3, cadence=3, lag=0), '^lengths must be a list of integers'),
+    (dict(lengths=[], cadence=3, lag=0), '^lengths must list at least one stream'),
+    (dict(lengths=[3, 3], cadence=3, lag=0, ended=['0']), "^ended must be an integer >= 0, got '0'$"),
+    (dict(lengths=[3, 3], cadence=3, lag=0, ended=5), '^ended must be a collection'),
+])
+def test_visibility_argument_types(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        visibility(**kwargs)
+
+
+def test_numpy_integers_are_accepted():
+    np = pytest.importorskip('numpy')
+    assert emits(np.int64(2), np.int64(3)) and not emits(np.int32(1), 3)
+    bus = NotesBus(np.int64(2), lag=np.int64(1))
+    assert (bus.n_streams, bus.lag) == (2, 1) and type(bus.n_streams) is int
+    bus.seed(np.int64(0), 's0')
+    bus.post(np.int64(0), np.int64(0), 'a')
+    assert bus.read(np.int64(1), np.int64(1)) == ['s0', 'a']
+    assert visibility(np.array([5, 4, 6]), np.int64(3), np.int64(0)) == visibility([5, 4, 6], 3, 0)
 
 
 # ---- SNC on an empty bus -------------------------------------------------------------

@@ -1,14 +1,19 @@
 """Checkpoints: exact round trip, atomic writes, and every way a file can be wrong."""
+import errno
 import json
+import math
+import os
 import random
+import time
 
 import pytest
 
-from microdnb.autograd import Value
-from microdnb.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from microdnb.scalar.autograd import Value
+from microdnb import fileio
+from microdnb.checkpoint import FORMAT, MAX_BYTES, load_checkpoint, save_checkpoint
 from microdnb.config import BusConfig, ModelConfig, TrainConfig
-from microdnb.model import init_params
-from microdnb.train import train_phase1
+from microdnb.scalar.model import init_params, params_from
+from microdnb.scalar.train import train_phase1
 
 
 def floats_hex(sd):
@@ -33,13 +38,13 @@ def test_round_trip_is_exact(tmp_path, trained, tiny_cfg, tiny_tokenizer):
     bus = BusConfig(n_streams=3, cadence=2, lag=1)
     path = save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer, bus, meta={'seed': 9})
     ck = load_checkpoint(path, expect_cfg=tiny_cfg)
-    assert floats_hex(ck['state_dict']) == floats_hex(trained)
-    assert all(isinstance(v, Value) for m in ck['state_dict'].values() for row in m for v in row)
+    assert floats_hex(params_from(ck['params'])) == floats_hex(trained)
+    assert all(isinstance(v, Value) for m in params_from(ck['params']).values() for row in m for v in row)
     assert ck['cfg'] == tiny_cfg and ck['bus_cfg'] == bus and ck['meta'] == {'seed': 9}
     assert ck['tokenizer'].uchars == tiny_tokenizer.uchars
     assert ck['tokenizer'].encode('emma') == tiny_tokenizer.encode('emma')
     # saving what was loaded gives the same bytes
-    again = save_checkpoint(tmp_path / 'ck2.json', ck['state_dict'], ck['cfg'], ck['tokenizer'], ck['bus_cfg'],
+    again = save_checkpoint(tmp_path / 'ck2.json', params_from(ck['params']), ck['cfg'], ck['tokenizer'], ck['bus_cfg'],
                             meta=ck['meta'])
     assert again.read_bytes() == path.read_bytes()
 
@@ -55,6 +60,10 @@ def test_numpy_arrays_save_like_values(tmp_path, trained, tiny_cfg, tiny_tokeniz
 
 def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, trained, tiny_cfg, tiny_tokenizer, monkeypatch):
     path = tmp_path / 'sub' / 'ck.json'
+    with pytest.raises(FileNotFoundError, match='folder .*sub does not exist'):  # not created silently
+        save_checkpoint(path, trained, tiny_cfg, tiny_tokenizer)
+    assert list(tmp_path.iterdir()) == []
+    path.parent.mkdir()
     save_checkpoint(path, trained, tiny_cfg, tiny_tokenizer)
     assert sorted(p.name for p in path.parent.iterdir()) == ['ck.json']
     good = path.read_bytes()
@@ -119,8 +128,137 @@ def test_not_a_checkpoint_raises_value_error(tmp_path, content):
 
 
 def test_missing_file_says_how_to_make_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match='python -m microdnb train'):
+    with pytest.raises(FileNotFoundError, match='nope.json does not exist .*python -m microdnb train'):
         load_checkpoint(tmp_path / 'nope.json')
+
+
+@pytest.mark.parametrize('bad', [None, 3, b'ck.json'])
+def test_path_that_is_not_a_file_name_is_a_type_error_naming_the_argument(bad, tiny_cfg, tiny_tokenizer):
+    with pytest.raises(TypeError, match='load_checkpoint: path must be a file name'):
+        load_checkpoint(bad)
+    with pytest.raises(TypeError, match='save_checkpoint: path must be a file name'):
+        save_checkpoint(bad, {}, tiny_cfg, tiny_tokenizer)
+
+
+def test_expect_cfg_must_be_a_model_config(tmp_path):
+    with pytest.raises(TypeError, match='expect_cfg must be a ModelConfig'):
+        load_checkpoint(tmp_path / 'x.json', expect_cfg={'n_embd': 8})
+
+
+def test_path_that_is_not_a_readable_file_says_exactly_what_it_is(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r'checkpoint .* is a directory, not a regular file'):
+        load_checkpoint(tmp_path)
+    fifo = tmp_path / 'pipe.json'
+    os.mkfifo(fifo)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r'pipe.json is a FIFO \(named pipe\), not a regular file'):
+        load_checkpoint(fifo)  # without blocking on the open
+    assert time.perf_counter() - start < 1
+    loop = tmp_path / 'loop.json'
+    loop.symlink_to(loop)
+    with pytest.raises(ValueError, match='loop.json is a symbolic link loop'):
+        load_checkpoint(loop)
+    dangling = tmp_path / 'dangling.json'
+    dangling.symlink_to(tmp_path / 'gone.json')
+    with pytest.raises(FileNotFoundError, match='dangling.json is a symbolic link to .*gone.json, which does not exist'):
+        load_checkpoint(dangling)
+    (tmp_path / 'locked.json').write_text('{}')
+
+    def refuse(*a, **k):  # what the kernel says to a user without read permission (root always reads)
+        raise PermissionError(errno.EACCES, 'Permission denied')
+    monkeypatch.setattr(fileio.os, 'open', refuse)
+    with pytest.raises(PermissionError, match='locked.json cannot be read: permission denied'):
+        load_checkpoint(tmp_path / 'locked.json')
+
+
+def test_a_file_over_the_size_cap_is_refused_unread(tmp_path):
+    big = tmp_path / 'big.json'
+    with open(big, 'wb') as f:
+        f.truncate(MAX_BYTES + 1)  # sparse
+    with pytest.raises(ValueError, match=rf'big.json is {MAX_BYTES + 1:,} bytes, over the {MAX_BYTES:,}-byte limit'):
+        load_checkpoint(big)
+
+
+def test_deep_nesting_is_refused_before_json_recurses(tmp_path):
+    path = tmp_path / 'deep.json'
+    path.write_text('{"format": "microdnb-checkpoint-v1", "meta": ' + '[' * 200_000 + ']' * 200_000 + '}')
+    with pytest.raises(ValueError, match='deep.json nests arrays/objects more than 32 levels deep'):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize('change, match', [
+    (lambda d: d['params']['wte'][0].__setitem__(1, float('nan')), r'params\.wte\[0\]\[1\] is NaN'),
+    (lambda d: d['params']['snc_gate'][0].__setitem__(0, float('inf')), r'params\.snc_gate\[0\]\[0\] is Infinity'),
+    (lambda d: d['params']['wpe'][2].__setitem__(0, float('-inf')), r'params\.wpe\[2\]\[0\] is -Infinity'),
+    (lambda d: d['model'].update(init_std=float('nan')), r'model\.init_std is NaN'),
+])
+def test_non_finite_numbers_are_refused_naming_file_and_field(tmp_path, trained, tiny_cfg, tiny_tokenizer,
+                                                              change, match):
+    path = save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer)
+    edit(path, change)  # json.dumps writes NaN and Infinity, as a careless tool would
+    with pytest.raises(ValueError, match=rf'^checkpoint {path}: {match}'):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize('old, new, match', [
+    ('"n_embd": 8', '"n_embd": ' + '9' * 401, r'model\.n_embd is an integer of 401 digits'),
+    ('"n_embd": 8', '"n_embd": ' + '9' * 5000, r'model\.n_embd is an integer of 5000 digits'),
+    ('"n_embd": 8', '"n_embd": ' + '9' * 50, r"field 'model': ModelConfig\.n_embd must be an integer in \[1, 1024\], got an integer of 50 digits"),
+    ('"n_embd": 8', '"n_embd": true', r"field 'model': ModelConfig\.n_embd must be an integer in \[1, 1024\], got True"),
+    ('"n_embd": 8', '"n_embd": 8.0', r"field 'model': ModelConfig\.n_embd must be .*got 8.0"),
+    ('"n_embd": 8', '"n_embd": "8"', r"field 'model': ModelConfig\.n_embd must be .*got '8'"),
+    ('"n_embd": 8', '"n_embd": 4096', r"field 'model': ModelConfig\.n_embd must be an integer in \[1, 1024\], got 4096"),
+    ('"gate_init": -5.0', '"gate_init": 1e400', r'model\.gate_init is 1e400, beyond the range of a float'),
+    ('"cadence": 2', '"cadence": 0', r"field 'bus': BusConfig\.cadence must be"),
+    ('"snc_gate": [[-5.0', '"snc_gate": [[' + '1' * 401, r'params\.snc_gate\[0\]\[0\] is an integer of 401 digits'),
+    ('"snc_gate": [[-5.0', '"snc_gate": [[1e999', r'params\.snc_gate\[0\]\[0\] is 1e999, beyond the range of a float'),
+    ('"snc_gate": [[-5.0', '"snc_gate": [[true', r'params\.snc_gate\[0\]\[0\] is True, not a number'),
+    ('"meta": {}', '"meta": [1]', r"field 'meta' is missing or not an object"),
+    ('"bus": {', '"bus": 3, "x": {', r"field 'bus' is missing or not an object or null"),
+    ('"uchars": "', '"uchars": 7, "u": "', r"field 'uchars' is missing or not a string"),
+])
+def test_wrong_values_name_file_and_field(tmp_path, trained, tiny_cfg, tiny_tokenizer, old, new, match):
+    path = save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer,
+                           BusConfig(n_streams=2, cadence=2, lag=0))
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ValueError, match=rf'^checkpoint {path}: {match}'):
+        load_checkpoint(path)
+
+
+def test_files_are_strict_json(tmp_path, trained, tiny_cfg, tiny_tokenizer):
+    path = save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer, meta={'note': 'é'})
+
+    def refuse(name):
+        raise AssertionError(f'{name} in a checkpoint')
+    doc = json.loads(path.read_bytes().decode('utf-8'), parse_constant=refuse)
+    assert doc['format'] == FORMAT and doc['meta'] == {'note': 'é'}
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), float('-inf')])
+def test_save_refuses_non_finite_parameters_by_name(tmp_path, trained, tiny_cfg, tiny_tokenizer, bad):
+    path = tmp_path / 'ck.json'
+    path.write_text('the previous checkpoint')
+    trained['layer0.mlp_fc1'][3][2].data = bad
+    with pytest.raises(ValueError, match=rf"parameter 'layer0.mlp_fc1'\[3\]\[2\] is {bad}: refusing to save"):
+        save_checkpoint(path, trained, tiny_cfg, tiny_tokenizer)
+    np = pytest.importorskip('numpy')
+    arrays = {k: np.array([[v.data for v in row] for row in m]) for k, m in trained.items()}
+    with pytest.raises(ValueError, match=r"parameter 'layer0.mlp_fc1'\[3\]\[2\]"):
+        save_checkpoint(path, arrays, tiny_cfg, tiny_tokenizer)
+    assert path.read_text() == 'the previous checkpoint' and os.listdir(tmp_path) == ['ck.json']
+
+
+def test_save_refuses_meta_that_is_not_strict_json(tmp_path, trained, tiny_cfg, tiny_tokenizer):
+    for meta, match in (({'loss': math.nan}, 'meta cannot be written as strict JSON'),
+                        ({'f': object()}, 'meta cannot be written as strict JSON'),
+                        ([1], 'meta must be a dict')):
+        with pytest.raises(ValueError, match=match):
+            save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer, meta=meta)
+    with pytest.raises(ValueError, match='bus_cfg must be a BusConfig'):
+        save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer, bus_cfg={'cadence': 3})
+    assert os.listdir(tmp_path) == []
 
 
 def test_save_validates(tmp_path, trained, tiny_cfg, tiny_tokenizer):

@@ -4,11 +4,12 @@ import random
 
 import pytest
 
-from microdnb.autograd import Value
+from microdnb.scalar.autograd import Value
 from microdnb.config import ModelConfig
-from microdnb.layers import linear, multi_head_attention, rmsnorm, sigmoid, softmax
-from microdnb.model import SNC_KEYS, base_keys, gpt, init_params, param_list, param_shapes
-from microdnb.planner import plan_seed
+from microdnb.scalar.layers import linear, multi_head_attention, rmsnorm, sigmoid, softmax
+from microdnb.params import SNC_KEYS, base_keys, param_shapes
+from microdnb.scalar.model import gpt, init_params, param_list
+from microdnb.scalar.planner import plan_seed
 
 
 def test_parameter_counts_are_the_references():

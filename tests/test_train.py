@@ -5,11 +5,13 @@ import random
 
 import pytest
 
-from microdnb.autograd import Value
+from microdnb.scalar.autograd import Value
 from microdnb.config import BusConfig, ModelConfig, TrainConfig
-from microdnb.layers import sigmoid
-from microdnb.model import SNC_KEYS, base_keys, init_params, param_list
-from microdnb.train import Adam, doc_loss, phase2_docs, streams_loss, train_phase1, train_phase2
+from microdnb.scalar.layers import sigmoid
+from microdnb.params import SNC_KEYS, base_keys
+from microdnb.scalar.model import init_params, param_list
+from microdnb.scalar.train import Adam, doc_loss, streams_loss, train_phase1, train_phase2
+from microdnb.schedule import phase2_docs
 
 H = 1e-5       # measured: central-difference error ~1e-9 relative here; 1e-6 would be round-off bound
 RTOL = 1e-6

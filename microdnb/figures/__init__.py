@@ -1,0 +1,1 @@
+"""Everything the reader sees drawn: source display, tables, kernel-free widgets, the explorer and each part's figures."""

@@ -1,0 +1,433 @@
+// microdnb's inference engine for the browser: the numpy engine (microdnb/vector/model.py
+// and layers.py) written out one position at a time, with no dependencies, so a page can
+// re-run the model on every slider move. Read it next to vector/model.py and sample.py: same names (n_embd, wte,
+// layer0.attn_wq, snc_gate, notes_proj, planner_proj, cadence, lag, ...), same order of
+// floating-point operations where it changes rounding (x * (1 / n), e * (1 / total),
+// logits * (1 / temperature)). Sums run left to right, where numpy's BLAS and pairwise
+// sums group terms differently, so logits agree with numpy's to ~1e-14, not bit for bit
+// (tests/test_js_engine.py measures it). The draws are CPython's random.Random, bit for
+// bit, so the same seed gives the same names; see PyRandom and decode.
+//
+// Vectors are Float64Array; a matrix is {rows, cols, data} with data row-major, as the
+// checkpoint's lists of rows are.
+
+const NORM_EPS = 1e-5; // the 1e-5 inside rmsnorm's square root (vector/layers.py NORM_EPS)
+
+// ---------------------------------------------------------------------------------------
+// CPython's random.Random: MT19937 (Modules/_randommodule.c) and Lib/random.py's choices
+// ---------------------------------------------------------------------------------------
+
+export class PyRandom {
+  // seed: an integer (Number or BigInt; a string of digits also works). As random.seed(int):
+  // abs(seed), split into 32-bit words least significant first (0 -> [0]), then init_by_array.
+  constructor(seed = 0) {
+    this.mt = new Uint32Array(624);
+    this.seed(seed);
+  }
+
+  seed(seed) {
+    let n = BigInt(seed); // throws for a non-integer: Python hashes floats and strings, we do not
+    if (n < 0n) n = -n;
+    const key = [];
+    do { key.push(Number(n & 0xffffffffn)); n >>= 32n; } while (n > 0n);
+    this._initByArray(key);
+  }
+
+  _initGenrand(s) {
+    const mt = this.mt;
+    mt[0] = s >>> 0;
+    for (let i = 1; i < 624; i++) {
+      // Math.imul: the C code's uint32 multiply wraps mod 2^32; a plain * would round
+      mt[i] = Math.imul(1812433253, mt[i - 1] ^ (mt[i - 1] >>> 30)) + i;
+    }
+    this.mti = 624;
+  }
+
+  _initByArray(key) {
+    this._initGenrand(19650218);
+    const mt = this.mt;
+    let i = 1, j = 0;
+    for (let k = Math.max(624, key.length); k; k--) {
+      mt[i] = ((mt[i] ^ Math.imul(mt[i - 1] ^ (mt[i - 1] >>> 30), 1664525)) >>> 0) + key[j] + j;
+      i++; j++;
+      if (i >= 624) { mt[0] = mt[623]; i = 1; }
+      if (j >= key.length) j = 0;
+    }
+    for (let k = 623; k; k--) {
+      mt[i] = ((mt[i] ^ Math.imul(mt[i - 1] ^ (mt[i - 1] >>> 30), 1566083941)) >>> 0) - i;
+      i++;
+      if (i >= 624) { mt[0] = mt[623]; i = 1; }
+    }
+    mt[0] = 0x80000000; // MSB is 1, assuring a non-zero initial array
+  }
+
+  // genrand_uint32: the next 32-bit output (Uint32Array stores wrap every write mod 2^32)
+  nextUint32() {
+    const mt = this.mt;
+    if (this.mti >= 624) {
+      for (let kk = 0; kk < 624; kk++) {
+        const y = (mt[kk] & 0x80000000) | (mt[(kk + 1) % 624] & 0x7fffffff);
+        mt[kk] = mt[(kk + 397) % 624] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
+      }
+      this.mti = 0;
+    }
+    let y = mt[this.mti++];
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    y ^= y >>> 18;
+    return y >>> 0;
+  }
+
+  // random(): 53 random bits from two outputs, (a * 2^26 + b) / 2^53, exact in doubles
+  random() {
+    const a = this.nextUint32() >>> 5, b = this.nextUint32() >>> 6;
+    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+  }
+
+  // choices(range(n), weights=weights, k=k): cumulative sums left to right (itertools.accumulate),
+  // then bisect_right(cum, random() * total, 0, n - 1), one random() per draw.
+  choices(weights, k = 1) {
+    const n = weights.length, cum = new Float64Array(n);
+    let acc = 0;
+    for (let i = 0; i < n; i++) cum[i] = acc = i ? acc + weights[i] : weights[i];
+    const total = cum[n - 1] + 0.0;
+    if (!(total > 0)) throw new Error('Total of weights must be greater than zero');
+    if (!Number.isFinite(total)) throw new Error('Total of weights must be finite');
+    const out = [];
+    for (let d = 0; d < k; d++) {
+      const x = this.random() * total;
+      let lo = 0, hi = n - 1;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (x < cum[mid]) hi = mid; else lo = mid + 1; }
+      out.push(lo);
+    }
+    return out;
+  }
+
+  // sampling.draw: rng.choices(range(len(weights)), weights=weights)[0]
+  choice(weights) { return this.choices(weights, 1)[0]; }
+}
+
+// ---------------------------------------------------------------------------------------
+// The model: a checkpoint (microdnb/checkpoint.py save_checkpoint) as matrices
+// ---------------------------------------------------------------------------------------
+
+// name -> [rows, cols], as microdnb/params.py param_shapes
+export function paramShapes(cfg) {
+  const e = cfg.n_embd, d = cfg.notes_dim;
+  const shapes = { wte: [cfg.vocab_size, e], wpe: [cfg.block_size, e], lm_head: [cfg.vocab_size, e] };
+  for (let i = 0; i < cfg.n_layer; i++) {
+    for (const w of ['wq', 'wk', 'wv', 'wo']) shapes[`layer${i}.attn_${w}`] = [e, e];
+    shapes[`layer${i}.mlp_fc1`] = [4 * e, e];
+    shapes[`layer${i}.mlp_fc2`] = [e, 4 * e];
+  }
+  Object.assign(shapes, { notes_proj: [d, e], planner_proj: [d, e], snc_wq: [e, e], snc_wk: [e, d],
+                          snc_wv: [e, d], snc_wo: [e, e], snc_gate: [1, 1] });
+  return shapes;
+}
+
+// The parsed checkpoint JSON -> {cfg, bus, uchars, BOS, meta, params: name -> matrix}.
+// JSON.parse reads Python's repr() floats back to the same doubles, so weights are exact.
+export function loadCheckpoint(doc) {
+  if (!doc || doc.format !== 'microdnb-checkpoint-v1') throw new Error('not a microdnb-checkpoint-v1 object');
+  const cfg = { ...doc.model };
+  for (const k of ['vocab_size', 'n_layer', 'n_embd', 'block_size', 'n_head', 'notes_dim']) {
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`model.${k} must be a positive integer`);
+  }
+  if (cfg.n_embd % cfg.n_head) throw new Error('model.n_embd must be divisible by model.n_head');
+  const uchars = [...doc.uchars];
+  if (uchars.length + 1 !== cfg.vocab_size) {
+    throw new Error(`${uchars.length} characters do not fit vocab_size ${cfg.vocab_size}`);
+  }
+  const params = {};
+  for (const [name, [rows, cols]] of Object.entries(paramShapes(cfg))) {
+    const m = doc.params[name];
+    if (!Array.isArray(m) || m.length !== rows || m.some(r => r.length !== cols)) {
+      throw new Error(`parameter ${name} is not ${rows}x${cols}`);
+    }
+    params[name] = { rows, cols, data: Float64Array.from(m.flat()) };
+  }
+  return { cfg, bus: doc.bus ?? null, uchars, BOS: uchars.length, meta: doc.meta ?? {}, params };
+}
+
+// vector.gate_value: sigmoid(logit) as 1 * (1 + e^-g)^-1. CPython's math.exp (libm) and V8's
+// Math.exp can differ by an ulp, so the learned gate may differ from Python's in its last bit.
+export function gateValue(model) {
+  const g = model.params.snc_gate.data[0];
+  if (g < -700) return Math.exp(g); // e^-g would overflow; there 1 / (1 + e^-g) is e^g
+  return 1 / (1.0 + Math.exp(-g));   // Python's y ** -1 is pow(y, -1): 1 / y rounded once
+}
+
+export const toText = (model, ids) => ids.filter(i => i !== model.BOS).map(i => model.uchars[i]).join('');
+
+// ---------------------------------------------------------------------------------------
+// The layers (vector/layers.py), for one position
+// ---------------------------------------------------------------------------------------
+
+// y = W x, i.e. numpy's x @ W.T
+function linear(W, x) {
+  const y = new Float64Array(W.rows);
+  for (let i = 0; i < W.rows; i++) {
+    let s = 0;
+    for (let j = 0, o = i * W.cols; j < W.cols; j++) s += W.data[o + j] * x[j];
+    y[i] = s;
+  }
+  return y;
+}
+
+const add = (a, b) => { const y = new Float64Array(a.length); for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i]; return y; };
+const row = (W, i) => W.data.subarray(i * W.cols, (i + 1) * W.cols);
+export const norm = v => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+// x / sqrt(mean(x^2) + 1e-5), as (sum x^2) * (1 / n) then ** -0.5
+export function rmsnorm(x) {
+  let ss = 0;
+  for (const v of x) ss += v * v;
+  const scale = (ss * (1.0 / x.length) + NORM_EPS) ** -0.5;
+  const y = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) y[i] = x[i] * scale;
+  return y;
+}
+
+// exp(x - max) * (1 / sum): subtracting the max keeps exp from overflowing
+export function softmax(logits) {
+  const n = logits.length, e = new Float64Array(n);
+  let m = -Infinity;
+  for (let i = 0; i < n; i++) if (logits[i] > m) m = logits[i];
+  let total = 0;
+  for (let i = 0; i < n; i++) { e[i] = Math.exp(logits[i] - m); total += e[i]; }
+  const inv = 1.0 / total;
+  for (let i = 0; i < n; i++) e[i] *= inv;
+  return e;
+}
+
+// The next-token distribution at `temperature`: softmax(logits * temperature**-1), the
+// weights sampling.draw gets (1 / t is the correctly rounded t ** -1). V8's Math.exp and
+// CPython's libm exp differ in the last bit for a few inputs, so these weights may too.
+export const probs = (logits, temperature = 1) => {
+  const inv = 1 / temperature, x = new Float64Array(logits.length);
+  for (let i = 0; i < x.length; i++) x[i] = logits[i] * inv;
+  return softmax(x);
+};
+
+// Scaled dot-product attention of one query q (E) over keys/values (lists of E-vectors),
+// head by head. Returns {out (E), weights: per head a Float64Array over the keys}.
+function attention(q, keys, values, n_head) {
+  const E = q.length, hd = E / n_head, scale = 1.0 / Math.sqrt(hd);
+  const out = new Float64Array(E), weights = [];
+  for (let h = 0, o = 0; h < n_head; h++, o += hd) {
+    const logits = new Float64Array(keys.length);
+    for (let t = 0; t < keys.length; t++) {
+      const k = keys[t];
+      let s = 0;
+      for (let d = 0; d < hd; d++) s += q[o + d] * k[o + d];
+      logits[t] = s * scale;
+    }
+    const w = softmax(logits);
+    for (let d = 0; d < hd; d++) {
+      let s = 0;
+      for (let t = 0; t < values.length; t++) s += w[t] * values[t][o + d];
+      out[o + d] = s;
+    }
+    weights.push(w);
+  }
+  return { out, weights };
+}
+
+// ---------------------------------------------------------------------------------------
+// One position through the GPT (vector.model.forward with B = T = 1)
+// ---------------------------------------------------------------------------------------
+
+// A stream's key/value cache: per layer, one key and one value vector per position so far.
+// A note's SNC key and value, computed once per snapshot (they depend on nothing else)
+const KV = new WeakMap();
+function noteKV(model, n) {
+  let c = KV.get(n);
+  if (!c || c.model !== model) KV.set(n, c = { model, k: linear(model.params.snc_wk, n), v: linear(model.params.snc_wv, n) });
+  return c;
+}
+
+export function newCache(model) {
+  const L = model.cfg.n_layer;
+  return { k: Array.from({ length: L }, () => []), v: Array.from({ length: L }, () => []) };
+}
+
+// `token` at position `pos` (= cache length) of a stream. notes: the snapshots it reads
+// (notes_dim vectors) or null; without notes SNC is skipped (the scalar engine's zero
+// delta). gate: the SNC gate value (default sigmoid of the learned logit); 0 gives the
+// trunk's numbers exactly, as x + 0 * proj = x.
+// Returns {logits, hidden, attn: [layer][head] weights over positions 0..pos,
+//          snc: [layer] {weights: [head] over the notes ([] without notes), delta, deltaNorm,
+//          residNorm}}, residNorm = |x| entering SNC (after self-attention), delta its gated update.
+export function forward(model, cache, token, pos, notes = null, gate = gateValue(model)) {
+  const { cfg, params: p } = model;
+  let x = rmsnorm(add(row(p.wte, token), row(p.wpe, pos)));
+  const attn = [], snc = [];
+  for (let li = 0; li < cfg.n_layer; li++) {
+    // 1) multi-head self-attention over this stream's past
+    const xn = rmsnorm(x);
+    cache.k[li].push(linear(p[`layer${li}.attn_wk`], xn));
+    cache.v[li].push(linear(p[`layer${li}.attn_wv`], xn));
+    const a = attention(linear(p[`layer${li}.attn_wq`], xn), cache.k[li], cache.v[li], cfg.n_head);
+    attn.push(a.weights);
+    x = add(linear(p[`layer${li}.attn_wo`], a.out), x);
+    // SNC: the residual queries the other streams' notes, between self-attention and the MLP
+    if (notes && notes.length) {
+      const kv = notes.map(n => noteKV(model, n));
+      const s = attention(linear(p.snc_wq, x), kv.map(c => c.k), kv.map(c => c.v), cfg.n_head);
+      const delta = linear(p.snc_wo, s.out);
+      for (let i = 0; i < delta.length; i++) delta[i] = gate * delta[i];
+      snc.push({ weights: s.weights, delta, deltaNorm: norm(delta), residNorm: norm(x) });
+      x = add(x, delta);
+    } else { // nothing to read: no weights, a zero delta
+      snc.push({ weights: [], delta: new Float64Array(cfg.n_embd), deltaNorm: 0, residNorm: norm(x) });
+    }
+    // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
+    const h = linear(p[`layer${li}.mlp_fc1`], rmsnorm(x));
+    for (let i = 0; i < h.length; i++) h[i] = Math.max(h[i], 0.0);
+    x = add(linear(p[`layer${li}.mlp_fc2`], h), x);
+  }
+  return { logits: linear(p.lm_head, x), hidden: x, attn, snc };
+}
+
+// ---------------------------------------------------------------------------------------
+// The notes bus (bus.NotesBus) and decoding (vector.sample_parallel / sample_single)
+// ---------------------------------------------------------------------------------------
+
+// What `reader` reads in `round`: other streams in stream order, each oldest first (plan
+// seed, then posts); a post of round r is readable when r + lag <= round, a seed always.
+// bus: per stream a list of {round (null = plan seed), snapshot}.
+export function busRead(bus, lag, reader, round) {
+  const notes = [], labels = [];
+  bus.forEach((snaps, s) => {
+    if (s === reader) return; // a stream never reads its own notes
+    for (const n of snaps) {
+      if (n.round === null || n.round + lag <= round) { notes.push(n.snapshot); labels.push([s, n.round]); }
+    }
+  });
+  return { notes, labels };
+}
+
+// The tokens a prompt forces at positions 0, 1, ... (sampling.check_prompt): its characters'
+// ids, then null (drawn as usual). A prompt is shorter than block_size, so one token is drawn.
+function forcedBy(model, prompt) {
+  const forced = Array(model.cfg.block_size).fill(null);
+  if (prompt === null || prompt === undefined) return forced;
+  const chars = typeof prompt === 'string' ? [...prompt] : null;
+  if (!chars) throw new Error('a prompt must be null or a string of the vocabulary\'s characters');
+  if (chars.length >= model.cfg.block_size) throw new Error(`prompt "${prompt}" must be shorter than block_size`);
+  chars.forEach((ch, i) => {
+    forced[i] = model.uchars.indexOf(ch);
+    if (forced[i] < 0) throw new Error(`prompt "${prompt}" has "${ch}", which is not in the vocabulary`);
+  });
+  return forced;
+}
+
+const checkTemperature = t => {
+  if (!(t >= 0.01 && t <= 100)) throw new Error('temperature must be a number in [0.01, 100]');
+};
+
+// Settings with their defaults, checked against the package's ranges (config.LIMITS).
+function settingsOf(model, settings) {
+  const b = model.bus || {};
+  const s = { gate: null, cadence: b.cadence ?? 3, lag: b.lag ?? 0, streams: b.n_streams ?? 2,
+              temperature: 0.5, seed: 42, prompts: null, firstTokens: null };
+  for (const [k, v] of Object.entries(settings)) if (v !== undefined) s[k] = v; // undefined = default
+  for (const [k, min, max] of [['cadence', 1, 1024], ['lag', 0, 1024], ['streams', 1, 64]]) {
+    const v = s[k];
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${k} must be an integer in ${min}..${max}`);
+  }
+  checkTemperature(s.temperature);
+  if (s.gate !== null && !(s.gate >= 0 && s.gate <= 1)) throw new Error('gate must be null or a number in [0, 1]');
+  const perStream = (k) => {
+    const v = s[k] ?? Array(s.streams).fill(null);
+    if (!Array.isArray(v) || v.length !== s.streams) throw new Error(`${k} needs one entry per stream (${s.streams})`);
+    return v;
+  };
+  s.forced = perStream('prompts').map(prompt => forcedBy(model, prompt));
+  s.first = perStream('firstTokens').map(t => { // null = BOS, else a token id
+    const id = t ?? model.BOS;
+    if (!Number.isInteger(id) || id < 0 || id > model.BOS) throw new Error(`first token ${t} is not a token id`);
+    return id;
+  });
+  return s;
+}
+
+// Decode `streams` names together through the bus, round by round, streams in order within
+// a round (lag 0: a later stream reads what an earlier one posted this round). Each stream's
+// bus starts with its plan seed (the trunk on its first token at position 0, through
+// planner_proj); after position p a live stream posts notes_proj(hidden) when
+// (p + 1) % cadence == 0; a stream that samples BOS stops and posts nothing more.
+// settings (each optional): gate (null: sigmoid(snc_gate) as trained; a number in [0, 1]
+// replaces that value in every layer and step), cadence, lag, streams (defaults: the
+// checkpoint's bus, else 3, 0, 2), temperature (0.5), seed (42; Number, BigInt or digits),
+// prompts (per stream null or a string whose characters are taken as the first tokens of
+// the name, without a draw), firstTokens (per stream the token it starts from and seeds
+// its plan from: null = BOS).
+// Returns {texts, tokens, rounds, steps, events, posts, seeds, gate} where
+//   events: one per step, {stream, pos, token, forced (a prompt's token, no draw),
+//     notes: labels [stream, round | null (plan seed)], logits, probs,
+//     probsTrunk (the trunk alone, gate 0, on the same prefix), attn: [layer][head],
+//     snc: [layer][head] weights over `notes` ([] without notes),
+//     sncDelta: [layer] vectors, deltaNorm: [layer], residNorm: [layer]};
+//   posts: {stream, round, snapshot}; seeds: the plan seed of each stream; gate: the one used.
+// Same settings as sample_parallel(bcfg=BusConfig(streams, cadence, lag), rng=random.Random(seed),
+// temperature, first_tokens, gate, prompts) -> same names. The probabilities agree to ~1e-14,
+// not to the last bit (summation order; libm vs V8 exp), so a draw could differ only if
+// random() * total landed within a few ulps of a cumulative sum: odds of ~1e-14 per draw.
+export function decode(model, settings = {}) {
+  const s = settingsOf(model, settings), { cfg, params: p, BOS } = model, S = s.streams;
+  const rng = new PyRandom(s.seed);
+  const gate = s.gate === null ? gateValue(model) : s.gate;
+  const seeds = s.first.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
+  const bus = seeds.map(snapshot => [{ round: null, snapshot }]);
+  const caches = seeds.map(() => newCache(model)), trunks = seeds.map(() => newCache(model));
+  const tok = [...s.first], samples = seeds.map(() => []), done = seeds.map(() => false);
+  const events = [], posts = [];
+  let rounds = 0, steps = 0;
+  for (let pos = 0; pos < cfg.block_size; pos++) {
+    rounds++;
+    for (let si = 0; si < S; si++) {
+      if (done[si]) continue;
+      steps++;
+      const { notes, labels } = busRead(bus, s.lag, si, pos);
+      const f = forward(model, caches[si], tok[si], pos, notes, gate);
+      const trunk = forward(model, trunks[si], tok[si], pos); // no notes: the gate-0 twin
+      const pr = probs(f.logits, s.temperature);
+      const forced = s.forced[si][pos];
+      const token = forced ?? rng.choice(pr); // sampling.draw: a forced token leaves the rng alone
+      events.push({ stream: si, pos, token, forced: forced !== null, notes: labels, logits: f.logits,
+                    probs: pr, probsTrunk: probs(trunk.logits, s.temperature), attn: f.attn,
+                    snc: f.snc.map(l => l.weights), sncDelta: f.snc.map(l => l.delta),
+                    deltaNorm: f.snc.map(l => l.deltaNorm), residNorm: f.snc.map(l => l.residNorm) });
+      if (token === BOS) { done[si] = true; continue; }
+      samples[si].push(token);
+      tok[si] = token;
+      if ((pos + 1) % s.cadence === 0) { // bus.emits
+        const snapshot = linear(p.notes_proj, f.hidden);
+        bus[si].push({ round: pos, snapshot });
+        posts.push({ stream: si, round: pos, snapshot });
+      }
+    }
+    if (done.every(Boolean)) break;
+  }
+  return { texts: samples.map(t => toText(model, t)), tokens: samples, rounds, steps, events, posts, seeds, gate };
+}
+
+// One name from BOS with the trunk alone (sample_single, and its prompt):
+// {tokens, text, probs, attn, forced}.
+export function sampleSingle(model, { temperature = 0.5, seed = 42, prompt = null } = {}) {
+  checkTemperature(temperature);
+  const rng = new PyRandom(seed), cache = newCache(model), forcedAt = forcedBy(model, prompt);
+  const tokens = [], ps = [], attn = [], forced = [];
+  let token = model.BOS;
+  for (let pos = 0; pos < model.cfg.block_size; pos++) {
+    const f = forward(model, cache, token, pos);
+    const pr = probs(f.logits, temperature);
+    token = forcedAt[pos] ?? rng.choice(pr);
+    ps.push(pr); attn.push(f.attn); forced.push(forcedAt[pos] !== null);
+    if (token === model.BOS) break;
+    tokens.push(token);
+  }
+  return { tokens, text: toText(model, tokens), probs: ps, attn, forced };
+}

@@ -1,0 +1,159 @@
+"""Coordination tasks: what the streams of one parallel-decoding group are asked to write.
+
+A *group* is a tuple of strings, one per stream; stream s is trained (teacher forced)
+to write group[s]. Three tasks:
+
+independent  the reference's phase 2: k unrelated names. What one stream writes says
+             nothing about what another will write: there is nothing to share.
+split        one name cut into k consecutive pieces; stream s writes piece s
+             ("isab" | "ella"). Every stream starts from BOS, so the plan seed is the
+             same constant everywhere and a stream can learn which name it is helping
+             to write only from the notes the others post.
+copy         every stream writes the same name; stream 0, the leader, is given the
+             name's first letter as its first token (a prompt), the others start
+             from BOS. The leader therefore runs one token ahead, and its plan seed
+             is computed from that letter, so the plan seed is informative too.
+
+Why the leader needs its head start: a snapshot posted after position t is projected
+from the hidden state whose input was token t, so it holds tokens 0..t and not the
+token about to be written. A follower predicting its token t + 1 can use a note only
+if token t + 1 of its text is among the tokens 0..t of someone else's: true for the
+copy task's leader, and only weakly for split (the second half of a name barely
+depends on how its first half begins).
+"""
+import random
+
+from ..config import check_int
+
+TASKS = ('independent', 'split', 'copy')
+
+DESCRIPTIONS = {
+    'independent': 'k unrelated names (the reference phase 2)',
+    'split': 'one name cut into k consecutive pieces, stream s writes piece s',
+    'copy': 'k copies of one name; stream 0 is given the first letter (one token ahead)',
+}
+
+
+def _check_rng(rng):
+    if not isinstance(rng, random.Random):
+        raise ValueError(f"rng must be a random.Random (seeded, for determinism), got {type(rng).__name__}")
+
+
+def _check_task(task):
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def split_name(name, n_parts):
+    """Cut `name` into `n_parts` consecutive non-empty pieces, as equal as possible.
+
+    Earlier pieces take the extra characters: split_name('isabella', 3) == ['isa', 'bel', 'la'].
+    Joining the pieces gives the name back.
+    """
+    n_parts = check_int(n_parts, 'n_parts', 1)
+    if not isinstance(name, str) or len(name) < n_parts:
+        raise ValueError(f"cannot cut {name!r} into {n_parts} non-empty pieces: "
+                         f"it needs at least {n_parts} characters")
+    q, r = divmod(len(name), n_parts)
+    pieces, start = [], 0
+    for i in range(n_parts):
+        size = q + (1 if i < r else 0)
+        pieces.append(name[start:start + size])
+        start += size
+    return pieces
+
+
+def make_groups(task, names, n_streams, n_groups, rng):
+    """`n_groups` groups of `n_streams` strings for `task`, drawn from `names` with `rng`.
+
+    independent: n_streams different names (drawn without replacement within a group).
+    split: one name with at least n_streams characters, cut by `split_name`.
+    copy: one name, n_streams times.
+    """
+    _check_task(task)
+    n_streams = check_int(n_streams, 'n_streams', 1)
+    n_groups = check_int(n_groups, 'n_groups', 0)
+    _check_rng(rng)
+    names = list(names)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError("names must be a non-empty list of non-empty strings")
+    if task == 'independent':
+        if len(set(names)) < n_streams:
+            raise ValueError(f"the independent task needs at least {n_streams} distinct names, "
+                             f"got {len(set(names))}")
+        return [tuple(rng.sample(names, n_streams)) for _ in range(n_groups)]
+    if task == 'copy':
+        return [(rng.choice(names),) * n_streams for _ in range(n_groups)]
+    eligible = [n for n in names if len(n) >= n_streams]
+    if not eligible:
+        raise ValueError(f"the split task needs names of at least {n_streams} characters; none given")
+    return [tuple(split_name(rng.choice(eligible), n_streams)) for _ in range(n_groups)]
+
+
+def prompted(task, stream):
+    """Is `stream` given its text's first character as its first token (instead of BOS)?"""
+    _check_task(task)
+    return task == 'copy' and stream == 0
+
+
+def encode_group(task, group, tokenizer):
+    """Token lists of one group, one per stream, for teacher forcing.
+
+    [BOS] + ids + [BOS] for every stream, except a prompted stream (the copy task's
+    leader), which starts from its first character: ids + [BOS].
+    """
+    _check_task(task)
+    out = []
+    for s, text in enumerate(group):
+        tokens = tokenizer.encode(text)
+        if prompted(task, s):
+            if not text:
+                raise ValueError(f"stream {s} of {task!r} is prompted with its first character; "
+                                 f"its text must not be empty")
+            tokens = tokens[1:]
+        out.append(tokens)
+    return out
+
+
+def first_tokens(task, group, tokenizer):
+    """The token each stream starts from when the group is sampled (BOS, or its prompt)."""
+    return [encode_group(task, group, tokenizer)[s][0] for s in range(len(group))]
+
+
+def written_texts(task, group, sampled):
+    """What each stream wrote, its prompt included: the sampled texts with the prompt
+    character put back in front of a prompted stream's text."""
+    _check_task(task)
+    return [(group[s][0] + t) if prompted(task, s) else t for s, t in enumerate(sampled)]
+
+
+def repair_sources(n_groups, n_streams, rng):
+    """Where each stream of each re-paired group comes from: sources[g][s] = original group.
+
+    Stream s of new group g is stream s of original group perm[(g + s) % n_groups]
+    for a random permutation perm, so the streams of a new group all come from
+    different original groups (needs n_groups >= n_streams), and every original
+    stream is used exactly once.
+    """
+    n_streams = check_int(n_streams, 'n_streams', 1)
+    n_groups = check_int(n_groups, 'n_groups', n_streams)
+    _check_rng(rng)
+    perm = list(range(n_groups))
+    rng.shuffle(perm)
+    return [[perm[(g + s) % n_groups] for s in range(n_streams)] for g in range(n_groups)]
+
+
+def repair(groups, rng):
+    """The same streams with partners from different groups: the re-paired control.
+
+    Every stream keeps its role and its text, so per-token losses are comparable with
+    the original groups; only who writes beside whom changes.
+    """
+    groups = [tuple(g) for g in groups]
+    if not groups:
+        raise ValueError("repair needs at least one group")
+    n_streams = len(groups[0])
+    if any(len(g) != n_streams for g in groups):
+        raise ValueError("every group must have the same number of streams")
+    sources = repair_sources(len(groups), n_streams, rng)
+    return [tuple(groups[src[s]][s] for s in range(n_streams)) for src in sources]

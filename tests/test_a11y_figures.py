@@ -1,0 +1,335 @@
+"""Accessibility of the figures, checked in Python (the built pages are checked in test_site.py).
+
+Every figure function of figures.part1, part2, attention and decode:
+- sets `fig.microdnb_alt`, a description computed from its inputs (two inputs that draw
+  differently get different descriptions; the numbers the figure shows are in it);
+- writes no text smaller than MIN_FONT_PT (see there: what that is on the page);
+- takes its colours from the one Okabe-Ito palette in figures.style.
+And `display` carries the description to the reader: `show` as the <img>'s alt,
+`png` inside the PNG (where `widgets.scrubber` reads it).
+"""
+import base64
+import html
+import math
+import random
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from microdnb import vector  # noqa: E402
+from microdnb.config import BusConfig  # noqa: E402
+from microdnb.figures import attention, decode, display, part1, part2, style, training  # noqa: E402
+from microdnb.scalar.autograd import Value  # noqa: E402
+from microdnb.scalar.model import init_params  # noqa: E402
+
+# Figures are 8 in wide (style.WIDTH), rendered at 100 dpi (800 px) and shown in a cell
+# output 688 px wide at a 1280 px window (measured on the built book), so 1 pt of figure
+# text is 1.19 px on screen and 8.5 pt is 10.2 px. The page's own smallest print is the
+# package-source listings at 0.78 rem (12.5 px); the body text is 16 px. 8.5 pt is the
+# floor the book adopted; matching the listings exactly would take 10.5 pt.
+MIN_FONT_PT = 8.5
+
+
+# ---------------------------------------------------------------- one instance of every figure
+
+def _attn(T=5, H=2, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(T):
+        heads = []
+        for _ in range(H):
+            w = rng.random(t + 1)
+            heads.append(list(w / w.sum()))
+        out.append([heads])
+    return out
+
+
+@pytest.fixture(scope="module")
+def trace_and_tokenizer():
+    from microdnb.data import Tokenizer
+    docs = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn', 'abigail']
+    tokenizer = Tokenizer.from_docs(docs)
+    from microdnb.config import ModelConfig
+    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, n_embd=8, n_head=2, block_size=8, notes_dim=4)
+    state_dict = init_params(cfg, random.Random(7))
+    state_dict['snc_gate'][0][0] = Value(0.0)
+    trace = vector.sample_parallel(vector.params_from(state_dict), cfg, BusConfig(3, 2, 0), tokenizer,
+                                   random.Random(0), record=True)
+    return trace, tokenizer
+
+
+def _sweep(tokenizer, gates=(0.01, 0.1, 1.0)):
+    rng = np.random.default_rng(1)
+    n = tokenizer.vocab_size
+    out = []
+    for g in gates:
+        first = rng.random(n)
+        trunk = rng.random(n)
+        out.append({'gate': g, 'first': first / first.sum(), 'trunk_first': trunk / trunk.sum(),
+                    'loss': 2.5 + g, 'ratios': np.array([0.01, 0.02]) * (1 + g),
+                    'texts': [['emma', 'ava', ''], ['mia', 'ava', 'ivy']]})
+    return out
+
+
+def _docs():
+    return ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn', 'abigail',
+            'emily', 'elizabeth', 'mila', 'ella', 'avery', 'sofia']
+
+
+def figures(trace, tokenizer):
+    """(name, figure) for every figure function, with small but real inputs."""
+    labels = list('abcdefghij') + ['.']
+    rng = np.random.default_rng(3)
+    mat = rng.normal(size=(len(labels), 6))
+    probs = rng.random(len(labels))
+    probs /= probs.sum()
+    a, b = Value(2.0), Value(-3.0)
+    c = a * b
+    L = c + Value(10.0)
+    L.backward()
+    losses = [3.3 * math.exp(-i / 80) + 1.8 + 0.05 * math.sin(i) for i in range(300)]
+    n = 120
+    p2 = {'loss': list(2.4 + 0.1 * np.sin(np.arange(n))), 'gate': list(np.linspace(0.0067, 0.0087, n))}
+    sweep = _sweep(tokenizer)
+    yield 'name_lengths', part1.name_lengths(_docs(), block_size=8)
+    yield 'char_frequencies', part1.char_frequencies(_docs())
+    yield 'expression_graph', part1.expression_graph(L, {a: 'a', b: 'b', c: 'c', L: 'L'})
+    yield 'matrix_heatmap', part1.matrix_heatmap(mat, row_labels=labels, title='wte')
+    yield 'embedding_scatter', part1.embedding_scatter(mat, labels, title='embeddings')
+    yield 'attention_heatmaps', part1.attention_heatmaps(_attn(), list('.emma'), title='attention')
+    yield 'prob_bars', part1.prob_bars(probs, labels, highlight=2, title='next')
+    yield 'loss_curve', training.loss_curve(losses, window=20, baseline=math.log(27), title='phase 1')
+    yield 'lr_schedule', training.lr_schedule([0.01 * (1 - i / 300) for i in range(300)])
+    yield 'temperature_frame', training.temperature_frame(probs, labels, ['emma', '', 'ava'], 0.5)
+    yield 'time_bars', training.time_bars({'step': {'scalar': 0.25, 'numpy': 3e-4},
+                                        'sample': {'scalar': 0.01, 'numpy': 1e-3}}, title='engines')
+    yield 'bus_timeline', part2.bus_timeline([10, 7, 9], 3, 0)
+    yield 'visibility_heatmap', part2.visibility_heatmap([10, 7, 9], 3, 0)
+    yield 'bus_figure', part2.bus_figure([10, 7, 9], 3, 0)
+    yield 'snc_attention_figure', attention.snc_attention_figure(trace, 2, tokenizer)
+    yield 'gate_frame', attention.gate_frame(sweep, 1, tokenizer)
+    yield 'position_gain_figure', attention.position_gain_figure(
+        np.arange(6), [3.0, 2.6, 2.4, 2.3, 2.2, 2.5], [100, 98, 90, 70, 40, 12],
+        {'full': np.array([0.1, 0.02, 0.0, -0.01, 0.01, 0.0]),
+         'plan_only': np.array([0.08, 0.0, 0.0, 0.0, 0.0, 0.0])})
+    yield 'phase2_figure', decode.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))),
+                                                list(np.linspace(0.0067, 0.02, n)))
+    yield 'decode_figure', decode.decode_figure(trace, tokenizer)
+
+
+FIGURE_FUNCTIONS = {
+    'part1': ['name_lengths', 'char_frequencies', 'expression_graph', 'matrix_heatmap',
+              'embedding_scatter', 'attention_heatmaps', 'prob_bars'],
+    'training': ['loss_curve', 'lr_schedule', 'temperature_frame', 'time_bars'],
+    'part2': ['bus_timeline', 'visibility_heatmap', 'bus_figure'],
+    'attention': ['snc_attention_figure', 'gate_frame', 'position_gain_figure'],
+    'decode': ['phase2_figure', 'decode_figure'],
+}
+
+
+@pytest.fixture(scope="module")
+def all_figures(trace_and_tokenizer):
+    with matplotlib.rc_context({'figure.max_open_warning': 0}):   # all kept open on purpose
+        figs = dict(figures(*trace_and_tokenizer))
+    yield figs
+    for fig in figs.values():
+        plt.close(fig)
+
+
+NOT_FIGURES = {'bus_label', 'visibility_table', 'snc_attention_table'}
+
+
+def test_every_figure_function_is_covered(all_figures):
+    """A new public function in these modules is either a figure checked here or listed as not one."""
+    import inspect
+    for name, module in {'part1': part1, 'training': training, 'part2': part2, 'attention': attention, 'decode': decode}.items():
+        public = {f for f, obj in vars(module).items() if inspect.isfunction(obj)
+                  and obj.__module__ == module.__name__ and not f.startswith('_')}
+        unchecked = public - set(FIGURE_FUNCTIONS[name]) - NOT_FIGURES
+        assert not unchecked, f"{name}: add these figure functions to FIGURE_FUNCTIONS: {unchecked}"
+    assert set(all_figures) == {f for fs in FIGURE_FUNCTIONS.values() for f in fs}
+
+
+# ---------------------------------------------------------------- alternative text
+
+def test_every_figure_has_alt_text(all_figures):
+    for name, fig in all_figures.items():
+        alt = getattr(fig, 'microdnb_alt', None)
+        assert isinstance(alt, str) and len(alt) >= 60, f"{name}: no (or a too short) alt text: {alt!r}"
+        assert not re.search(r'\bnan\b|\binf\b|\{|\}', alt), f"{name}: alt text has a bad value: {alt}"
+        assert not re.match(r'(figure|image|chart)\s*\d*$', alt, re.I), name
+
+
+def _alt(fig):
+    plt.close(fig)
+    return fig.microdnb_alt
+
+
+def test_alt_text_is_computed_from_the_data():
+    """Alt texts state the numbers drawn, and change when the data changes."""
+    docs = _docs()
+    alt = _alt(part1.name_lengths(docs, block_size=6))
+    lengths = [len(d) for d in docs]
+    assert f"{len(docs):,} names" in alt and f"from {min(lengths)} to {max(lengths)}" in alt
+    assert f"{sum(n > 5 for n in lengths):,} longer names would be cut" in alt
+    probs = [0.1, 0.6, 0.05, 0.25]
+    alt = _alt(part1.prob_bars(probs, list('abcd'), highlight=3))
+    assert "'b' (0.600)" in alt and "'d', probability 0.250, rank 2 of 4" in alt
+    assert _alt(part1.prob_bars(probs, list('abcd'), highlight=0)) != alt
+    alts = set()
+    for c in (1, 2, 3):
+        for lag in (0, 1):
+            alts.add(_alt(part2.bus_figure([6, 5], c, lag)))
+    assert len(alts) == 6, "each cadence/lag frame must describe what differs"
+    assert _alt(part2.bus_figure([6, 5], 2, 1)).startswith("Cadence 2, lag 1.")
+    times = {'step': {'scalar': 0.2, 'numpy': 0.002}}
+    assert "numpy 100 times faster" in _alt(training.time_bars(times))
+
+
+def test_decode_alt_names_the_names(trace_and_tokenizer):
+    trace, tokenizer = trace_and_tokenizer
+    alt = _alt(decode.decode_figure(trace, tokenizer))
+    for toks in trace['tokens']:
+        assert "'" + ''.join(tokenizer.uchars[t] for t in toks) + "'" in alt
+    assert f"{trace['rounds']} rounds" in alt
+
+
+# ---------------------------------------------------------------- text size
+
+def _texts(fig):
+    seen = set()
+    for artist in fig.findobj(Text):
+        if id(artist) in seen or not artist.get_visible() or not artist.get_text().strip():
+            continue
+        seen.add(id(artist))
+        yield artist
+
+
+def test_no_text_smaller_than_the_pages_small_print(all_figures):
+    small = []
+    for name, fig in all_figures.items():
+        fig.canvas.draw()   # tick labels exist once drawn
+        for t in _texts(fig):
+            if t.get_fontsize() < MIN_FONT_PT - 1e-9:
+                small.append(f"{name}: {t.get_text()!r} at {t.get_fontsize():g} pt")
+    assert not small, f"text below {MIN_FONT_PT} pt:\n" + "\n".join(small[:30])
+
+
+# ---------------------------------------------------------------- colour
+
+def test_text_has_aa_contrast(all_figures):
+    """Text drawn in a colour (stream-coloured labels, highlighted tokens) is darkened to
+    4.5:1 on white, as WCAG AA asks of text; the hue stays as a cue."""
+    low = []
+    for name, fig in all_figures.items():
+        fig.canvas.draw()
+        for t in _texts(fig):
+            ratio = display.contrast(t.get_color(), 'white')
+            if ratio < 4.5:
+                low.append(f"{name}: {t.get_text()!r} in {to_hex(t.get_color())} ({ratio:.2f}:1)")
+    assert not low, "\n".join(low[:20])
+    assert display.text_color('#000000') == '#000000'
+    assert display.contrast(display.text_color(style.ORANGE), 'white') >= 4.5
+    assert display.contrast(display.text_color(style.GREEN), 'white') < 4.6   # darkened no more than needed
+
+
+OKABE_ITO = {to_hex(c) for c in style.STREAM_COLORS} | {to_hex(style.GREY)}
+
+
+def test_stream_colours_are_the_okabe_ito_palette():
+    assert [to_hex(style.stream_color(s)) for s in range(8)] == \
+        ['#0072b2', '#d55e00', '#009e73', '#e69f00', '#cc79a7', '#56b4e9', '#f0e442', '#000000']
+    assert len(set(style.STREAM_MARKERS)) == len(style.STREAM_COLORS)
+
+
+def test_meaningful_colours_come_with_a_second_cue(all_figures):
+    # the highlighted bar is hatched, not only orange
+    ax = all_figures['prob_bars'].axes[0]
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 1
+    # each engine / control has its own hatch beside its colour (and a legend)
+    for name in ('time_bars', 'position_gain_figure'):
+        ax = all_figures[name].axes[-1]
+        hatches = {p.get_hatch() or '' for p in ax.patches}
+        assert len(hatches) >= 2 and ax.get_legend() is not None, name
+    # SNC: unreadable cells are hatched, not only grey
+    assert all(ax.patch.get_hatch() for ax in all_figures['snc_attention_figure'].axes if ax.images)
+    # the same-round cells carry a dot beside the darker blue
+    ax = all_figures['visibility_heatmap'].axes[0]
+    assert any(line.get_marker() == 'o' for line in ax.lines)
+    # the sequential row says which stream wrote each stretch
+    texts = [t.get_text() for t in all_figures['decode_figure'].axes[0].texts]
+    assert sum(t.startswith('stream ') for t in texts) == len(all_figures['decode_figure'].axes[0].get_yticks()) - 1
+
+
+def test_stream_colours_in_figures_are_from_the_palette(all_figures):
+    for name in ('bus_timeline', 'decode_figure', 'position_gain_figure', 'phase2_figure'):
+        used = set()
+        for ax in all_figures[name].axes:
+            used |= {to_hex(p.get_facecolor()) for p in ax.patches if p.get_facecolor()[3] > 0}
+            used |= {to_hex(line.get_color()) for line in ax.lines}
+        coloured = {c for c in used if c not in ('#ffffff', '#000000')}
+        assert coloured <= OKABE_ITO | {'#7f7f7f'}, f"{name}: {coloured - OKABE_ITO}"
+
+
+# ---------------------------------------------------------------- display
+
+def test_show_puts_the_alt_text_on_the_img(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    fig = part1.prob_bars([0.5, 0.5], ['a', 'b'], highlight=1)
+    alt = fig.microdnb_alt
+    display.show(fig)
+    assert not plt.fignum_exists(fig.number)          # closed
+    bundle = shown[0]._repr_mimebundle_()
+    assert bundle['text/plain'] == alt
+    img = bundle['text/html']
+    assert f'alt="{html.escape(alt, quote=True)}"' in img
+    data = base64.b64decode(re.search(r'base64,([^"]+)"', img).group(1))
+    assert data.startswith(b'\x89PNG')
+    assert re.search(r'width="\d+" height="\d+"', img)
+
+
+def test_show_refuses_a_figure_without_alt_text():
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match='alternative text'):
+        display.show(fig)
+    with pytest.raises(ValueError, match='alternative text'):
+        display.png(fig)
+    plt.close(fig)
+
+
+def test_png_is_deterministic_and_carries_its_description():
+    def draw():
+        fig = part1.prob_bars([0.2, 0.8], ['a', 'é→'], highlight=1)   # non-Latin-1 text too
+        return fig, fig.microdnb_alt
+    (f1, alt), (f2, _) = draw(), draw()
+    a, b = display.png(f1), display.png(f2)
+    assert a == b and a.startswith(b'\x89PNG')
+    assert display.png_description(a) == alt and '→' in alt
+    assert b'Software' not in a
+    assert display.png_description(b'not a png') is None
+    fig, _ = plt.subplots()
+    assert display.png_description(style.fig_to_png(fig)) is None
+
+
+# ---------------------------------------------------------------- tables
+
+def test_tables_have_header_scopes_and_a_caption():
+    from microdnb.figures.tables import Table
+    rows = [['condition', 'loss'], ['trunk', '2.1'], ['full', '2.0']]
+    plain = Table(rows)._repr_html_()
+    assert plain.count('<th scope="col"') == 2 and '<caption' not in plain and 'scope="row"' not in plain
+    t = Table(rows, caption='Held-out loss <by condition>', row_headers=True)
+    out = t._repr_html_()
+    assert '<caption style="caption-side: top; text-align: left">Held-out loss &lt;by condition&gt;</caption>' in out
+    assert out.index('<caption') < out.index('<thead>')
+    assert out.count('<th scope="row"') == 2 and out.count('<td') == 2
+    assert t.text().splitlines()[0] == 'Held-out loss <by condition>'
