@@ -2,19 +2,20 @@
 
     python benchmarks/bench_explorer.py              # >= 120 changes of every control
     python benchmarks/bench_explorer.py --n 300 --json out.json
+    python benchmarks/bench_explorer.py --controls streams seed --height 1600   # every view on screen
 
 Trains the reference model (reference_run(steps=1000, snc_steps=300), numpy engine: a few
 seconds), writes one explorer of it into a page served from 127.0.0.1, and opens it in
 /usr/bin/chromium (MICRODNB_CHROMIUM overrides) with the tests' flags. Then, in the page,
 for each kind of control, N times: at a random moment of a frame (a reader's input comes at
 any time), set a new value and dispatch the event a reader's input would fire (input/change,
-or a click), then wait for the next animation frame (the explorer redraws in the one its
-input handler asked for; ours is registered after it) and for the task after that frame's
+or a click), then wait for the next animation frame and for the task after that frame's
 rendering (a MessageChannel message): the time from before the dispatch to then is one
-latency: the wait for the next frame (8 ms on average at 60 Hz), the decode, the DOM update,
-style, layout and paint. Also recorded: from the start of that frame to painted (all but
-the wait), and the explorer's own work per redraw (decode + building the views,
-x.lastRenderMs), and from a chrome trace of each sweep the CPU time of the page's main
+latency: the decode and the DOM update (the explorer does both in its input handler, while
+the page waits for its next frame anyway), the rest of the wait for that frame (8 ms on
+average at 60 Hz), style, layout and paint. Also recorded: from the start of that frame to
+painted (style, layout, paint), the explorer's own work per redraw (decode + building the
+views, x.lastRenderMs), and from a chrome trace of each sweep the CPU time of the page's main
 thread per change (all of its work: decode, DOM, style, layout, paint; unlike the wall
 times it does not grow while the machine's cores are busy with other work).
 
@@ -56,6 +57,7 @@ CHANGES = {
     'temperature': ("[data-k=temperature]", "el.value = String(0.1 + 0.05 * (i % 39)); fire(el, 'input');"),
     'seed': ("[data-k=seed]", "el.value = String(1000 + i); fire(el, 'input');"),
     'prompt': ("[data-k=prompt]", "el.value = ['', 'm', 'ma', 'mar', 'k', 'ka'][i % 6]; fire(el, 'input');"),
+    'first input': ("[data-k=start]", "el.value = ['', 'm', 'a', 'k'][i % 4]; fire(el, 'change');"),
     'stream': ("[data-k=stream]", "el.value = String(i % el.options.length); fire(el, 'change');"),
     'position': ("[data-k=pos]", "el.value = String(i % (Number(el.max) + 1)); fire(el, 'input');"),
     'timeline click': (".mdx-tl", "const cells = el.querySelectorAll('td[data-s]'); cells[(i * 7) % cells.length].click();"),
@@ -106,6 +108,10 @@ def main():
     ap.add_argument('--n', type=int, default=120, help='changes per control (default 120)')
     ap.add_argument('--warm', type=int, default=20, help='changes per control before measuring (default 20)')
     ap.add_argument('--json', default=None, help='also write the numbers to this file')
+    ap.add_argument('--controls', nargs='+', choices=sorted(CHANGES), metavar='CONTROL', default=list(CHANGES),
+                    help=f"measure only these (default: all: {', '.join(CHANGES)})")
+    ap.add_argument('--height', type=int, default=900,
+                    help='viewport height in px (default 900: the controls and the first views; 1600 shows all)')
     args = ap.parse_args()
     if not os.access(CHROMIUM, os.X_OK):
         sys.exit(f"{CHROMIUM} not found: `make browser-deps` installs Debian's chromium")
@@ -131,11 +137,12 @@ def main():
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={'width': 1000, 'height': 900})
+                page = browser.new_page(viewport={'width': 1000, 'height': args.height})
                 page.goto(f'http://127.0.0.1:{httpd.server_address[1]}/index.html')
                 page.wait_for_function('() => window.microdnb && window.microdnb.explorers.length === 1')
                 first = page.evaluate('() => window.microdnb.explorers[0].lastRenderMs')
-                for name, (sel, change) in CHANGES.items():
+                for name in args.controls:
+                    sel, change = CHANGES[name]
                     trace = Path(site, 'trace.json')
                     browser.start_tracing(page=page, path=str(trace), categories=['toplevel'])
                     got = page.evaluate(MEASURE_JS, {'sel': sel, 'change': change, 'n': args.n, 'warm': args.warm})

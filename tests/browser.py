@@ -43,3 +43,11 @@ def serve(directory):
 def launch(playwright):
     """Headless Chromium with the flags this machine's closed network needs."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def launch_persistent(playwright, profile_dir, **options):
+    """The same Chromium as `launch`, as one persistent context with its profile in
+    `profile_dir` (the site test opens every page of the book in it); `options` go to
+    playwright's launch_persistent_context (viewport, ...)."""
+    return playwright.chromium.launch_persistent_context(
+        str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **options)

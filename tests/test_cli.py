@@ -4,7 +4,6 @@ Every refusal is one line `microdnb: error: ...`, exit status 2 for a bad argume
 and 1 for what is found later, no traceback; output paths are checked before any work.
 """
 import argparse
-import inspect
 import json
 import os
 import random
@@ -381,6 +380,10 @@ def test_sample_json_prints_one_group(checkpoint):
     (['--streams', 2, '--prompt', 'em', '--prompt', 'ol', '--prompt', 'av'], ['3 --prompt values for 2 stream(s)']),
     (['--prompt', 'e1'], ["--prompt 'e1'", "character '1' is not in the checkpoint's vocabulary"]),
     (['--prompt', 'e' * 16], ['has 16 letters', 'at most 15']),
+    (['--start', 'e'], ['--start', 'add --streams 2', '--prompt']),
+    (['--streams', 2, '--start', 'em'], ["--start 'em'", 'one character', "'' for the start token"]),
+    (['--streams', 2, '--start', 'E'], ["--start 'E'", "vocabulary"]),
+    (['--streams', 2, '--start', 'e', '--start', '', '--start', 'a'], ['3 --start values for 2 stream(s)']),
 ])
 def test_sample_refuses_settings_that_do_not_fit(checkpoint, args, words):
     assert_clean_error(run('sample', '--checkpoint', checkpoint[0], *args), *words)
@@ -415,17 +418,14 @@ def test_sample_passes_gate_and_prompts_to_the_engine(checkpoint, monkeypatch, c
     calls.clear()
     assert cli.main(['sample', '--checkpoint', path, '--streams', '2']) == 0  # nothing given: nothing passed
     assert calls[0][3] == {} and len(calls) == 10
+    calls.clear()
+    capsys.readouterr()
+    assert cli.main(['sample', '--checkpoint', path, '--streams', '3', '--start', 'm', '--json']) == 0
+    tok = load_checkpoint(path)['tokenizer']
+    assert calls[0][3] == {'first_tokens': [tok.uchars.index('m'), tok.BOS, tok.BOS]}
+    assert json.loads(capsys.readouterr().out) == {'texts': ['ma', '']}   # the given letter in front
 
 
-def _engine_takes(*names):
-    from microdnb import scalar
-    params = set(inspect.signature(scalar.sample_parallel).parameters) | \
-        set(inspect.signature(scalar.sample_single).parameters)
-    return all(n in params for n in names)
-
-
-@pytest.mark.skipif(not _engine_takes('gate', 'prompts', 'prompt'),
-                    reason='the engines do not take gate= / prompts= / prompt= yet (being added in scalar/ and vector/)')
 def test_sample_with_prompts_and_gate_on_the_real_engines(checkpoint):
     path, _ = checkpoint
     for engine in ('scalar', 'numpy'):
@@ -437,3 +437,22 @@ def test_sample_with_prompts_and_gate_on_the_real_engines(checkpoint):
         one = run('sample', '--checkpoint', path, '--prompt', 'ol', '--json', '--engine', engine)
         assert one.returncode == 0, one.stderr
         assert json.loads(one.stdout)['texts'][0].startswith('ol')
+
+
+def test_sample_start_is_the_first_input_on_both_engines(checkpoint):
+    """--start: the stream's first token (the copy task's leader), as first_tokens of the
+    numpy engine; both engines print the same names, each beginning with its given letter."""
+    from microdnb import vector
+    path, _ = checkpoint
+    ck = load_checkpoint(path)
+    tok = ck['tokenizer']
+    bus = BusConfig(n_streams=3, cadence=ck['bus_cfg'].cadence, lag=ck['bus_cfg'].lag)
+    want = vector.sample_parallel(vector.params_from(ck['params']), ck['cfg'], bus, tok, random.Random(8), 0.5,
+                                  first_tokens=[tok.uchars.index('h'), tok.BOS, tok.uchars.index('a')],
+                                  prompts=[None, 'e', None])['texts']
+    want = ['h' + want[0], want[1], 'a' + want[2]]
+    for engine in ('scalar', 'numpy'):
+        proc = run('sample', '--checkpoint', path, '--streams', 3, '--start', 'h', '--start', '', '--start', 'a',
+                   '--prompt', '', '--prompt', 'e', '--seed', 8, '--json', '--engine', engine)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)['texts'] == want

@@ -21,7 +21,7 @@ from matplotlib.colors import to_rgb  # noqa: E402
 
 from microdnb.bus import emits, visibility  # noqa: E402
 from microdnb.config import ModelConfig, TrainConfig  # noqa: E402
-from microdnb.figures import diagrams as D  # noqa: E402
+from microdnb.figures import diagrams as D, display  # noqa: E402
 from microdnb.figures.style import fig_to_png  # noqa: E402
 from microdnb.params import param_shapes  # noqa: E402
 from microdnb.scalar import model  # noqa: E402
@@ -97,10 +97,13 @@ def test_has_an_alt_text(name):
     assert len(alt) > 200 and '\n' not in alt
 
 
-def test_show_diagram_carries_the_alt_text():
-    fig = D.gpt_block()
-    out = D.show_diagram(fig).data
-    assert out.startswith('<img src="data:image/png;base64,') and 'alt="Diagram of one position' in out
+def test_show_carries_a_diagrams_alt_text(monkeypatch):
+    shown = []
+    monkeypatch.setattr('IPython.display.display', shown.append)
+    display.show(D.gpt_block())  # how the chapters show a diagram, like any other figure
+    out = shown[0]._repr_mimebundle_()['text/html']
+    assert out.startswith('<img class="microdnb-figure" src="data:image/png;base64,')
+    assert 'alt="Diagram of one position' in out
     assert "other streams&#x27; notes" in out  # quotes escaped
 
 

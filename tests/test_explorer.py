@@ -167,14 +167,37 @@ def shown(page, i=0):
 
 
 def numpy_texts(m, s):
-    """The numpy engine's names for explorer settings s."""
+    """The numpy engine's names for explorer settings s (a given first letter in front, as
+    study.tasks.written_texts puts the copy task's leader's letter back)."""
     S = s.get('streams', m['bus'].n_streams)
     prompts = s.get('prompts')
-    return vector.sample_parallel(
+    starts = [c or '' for c in (s.get('starts') or [])] + [''] * (S - len(s.get('starts') or []))
+    texts = vector.sample_parallel(
         m['params'], m['cfg'], BusConfig(n_streams=S, cadence=s.get('cadence', m['bus'].cadence),
                                          lag=s.get('lag', m['bus'].lag)),
         m['tok'], random.Random(int(s.get('seed', 42))), s.get('temperature', 0.5), gate=s.get('gate'),
-        prompts=None if prompts is None else [p or None for p in prompts] + [None] * (S - len(prompts)))['texts']
+        prompts=None if prompts is None else [p or None for p in prompts] + [None] * (S - len(prompts)),
+        first_tokens=[m['tok'].uchars.index(c) if c else m['tok'].BOS for c in starts])['texts']
+    return [c + t for c, t in zip(starts, texts)]
+
+
+def sequential_passes(m, s, texts):
+    """Forward passes one after another for a decode that wrote `texts` (an independent count
+    from the names' lengths and the bus rules): within round p, a step at lag 0 waits for the
+    streams before it that posted after position p (drew a letter, (p + 1) % cadence == 0)."""
+    S, cadence, lag = s.get('streams', m['bus'].n_streams), s.get('cadence', m['bus'].cadence), s.get('lag', m['bus'].lag)
+    starts = [c or '' for c in (s.get('starts') or [])] + [''] * S
+    drawn = [len(t) - len(starts[i]) for i, t in enumerate(texts)]     # letters drawn (or forced) per stream
+    last = [min(n, m['cfg'].block_size - 1) for n in drawn]            # a stream's last position
+    total = 0
+    for p in range(max(last) + 1):
+        depth = {}
+        for k in range(S):
+            if p <= last[k]:
+                waits = [depth[j] for j in depth if lag == 0 and p < drawn[j] and (p + 1) % cadence == 0]
+                depth[k] = 1 + max(waits, default=0)
+        total += max(depth.values())
+    return total
 
 
 def saved_text(m, tmp_path):
@@ -262,6 +285,8 @@ def _settings_grid(m, n, seed):
              'seed': gen.randrange(2 ** 32)}
         if gen.random() < 0.4:
             s['prompts'] = [gen.choice([None, '', 'ma', 'k', 'zo']) for _ in range(S)]
+        if gen.random() < 0.4:
+            s['starts'] = [gen.choice([None, '', 'm', 'k', 'e']) for _ in range(gen.randint(1, S))]
         out.append(s)
     return out
 
@@ -274,6 +299,32 @@ def test_decode_gives_the_numpy_engines_names(page, models, i):
     want = [numpy_texts(m, s) for s in grid]
     assert got == want
     assert len({tuple(t) for t in got}) >= 8   # the settings matter
+    assert any(s.get('starts') and any(s['starts']) for s in grid)
+
+
+@pytest.mark.parametrize('i', [0, 1])
+def test_the_timeline_counts_the_passes_one_after_another(page, models, i):
+    """The timeline's count of sequential passes equals an independent count from the names
+    (views.sequentialPasses on the decode, and the number the page writes)."""
+    m = models[i]
+    grid = _settings_grid(m, 16, seed=30 + i) + [{'lag': 0, 'cadence': 1, 'streams': 4, 'seed': 5},
+                                                 {'lag': 1, 'cadence': 1, 'streams': 4, 'seed': 5}]
+    got = page.evaluate("""([i, grid]) => grid.map(s => { const x = window.microdnb.explorers[i], r = x.decode(s);
+        return [r.texts, r.rounds, x.views.sequentialPasses(r)]; })""", [i, grid])
+    for s, (texts, rounds, passes) in zip(grid, got):
+        assert passes == sequential_passes(m, s, texts), s
+    assert any(passes > rounds for _, rounds, passes in got)                        # lag 0 waits
+    assert all(passes == rounds for s, (_, rounds, passes) in zip(grid, got) if s.get('lag', m['bus'].lag) > 0)
+    settings = {'lag': 0, 'cadence': 1, 'streams': 4, 'seed': 5, 'gate': None}
+    before = page.evaluate('(i) => window.microdnb.explorers[i].settings()', i)
+    page.evaluate('([i, s]) => window.microdnb.explorers[i].set(s)', [i, settings])
+    settle(page, i)
+    note = page.evaluate("(i) => window.microdnb.explorers[i].root.querySelector('.mdx-v-timeline').textContent", i)
+    texts = page.evaluate('(i) => window.microdnb.explorers[i].shown.texts', i)
+    assert f"{sequential_passes(m, settings, texts)} forward passes one after another" in note
+    page.evaluate('([i, s]) => window.microdnb.explorers[i].set(s)', [i, before])   # as the other tests expect
+    settle(page, i)
+    assert shown(page, i)['settings'] == before
 
 
 def test_sample_json_on_the_dumped_checkpoint_gives_the_same_names(page, models, tmp_path):
@@ -284,7 +335,9 @@ def test_sample_json_on_the_dumped_checkpoint_gives_the_same_names(page, models,
              ({'streams': 3, 'cadence': 2, 'lag': 1, 'gate': 0.734, 'temperature': 0.8, 'seed': 9}, 'numpy'),
              ({'streams': 4, 'cadence': 1, 'lag': 2, 'gate': 1.0, 'temperature': 1.3, 'seed': 123456789,
                'prompts': [None, 'ma', '', 'zo']}, 'numpy'),
-             ({'streams': 2, 'cadence': 5, 'lag': 0, 'gate': 0.0, 'temperature': 0.3, 'seed': 1}, 'numpy')]
+             ({'streams': 2, 'cadence': 5, 'lag': 0, 'gate': 0.0, 'temperature': 0.3, 'seed': 1}, 'numpy'),
+             ({'streams': 3, 'cadence': 1, 'lag': 0, 'gate': 0.9, 'temperature': 0.5, 'seed': 5,
+               'starts': ['m', None, 'k'], 'prompts': [None, 'a']}, 'scalar')]
     for s, engine in cases:
         args = ['--checkpoint', path, '--json', '--engine', engine, '--streams', s['streams'], '--seed', s['seed']]
         for k in ('cadence', 'lag', 'temperature'):
@@ -294,6 +347,8 @@ def test_sample_json_on_the_dumped_checkpoint_gives_the_same_names(page, models,
             args += ['--gate', repr(s['gate'])]
         for p in s.get('prompts') or []:
             args += ['--prompt', p or '']
+        for c in s.get('starts') or []:
+            args += ['--start', c or '']
         run = subprocess.run([sys.executable, '-m', 'microdnb', 'sample', *map(str, args)], cwd=REPO,
                              env=subprocess_env(), capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr
@@ -405,6 +460,32 @@ def test_cadence_streams_temperature_seed_and_prompts(page, models):
     press(page, 0, 'input[data-k=prompt][data-s="1"]', 'Control+a', 'Backspace')
 
 
+def test_a_stream_given_its_first_letter(page, models):
+    """The first-input select: by keyboard, stream 0 starts from a letter (its input at
+    position 0 and its plan seed's, as the copy task's leader): the names are the numpy
+    engine's with first_tokens, the letter underlined in front and shown on the plan seed."""
+    m = models[0]
+    press(page, 0, 'select[data-k=streams]', 'Home')
+    got = press(page, 0, 'select[data-k=start][data-s="0"]', 'Home', *['ArrowDown'] * 13)   # '' a b ... m
+    s = got['settings']
+    assert s['starts'] == ['m', '']
+    assert got['texts'] == numpy_texts(m, {k: s[k] for k in ('gate', 'cadence', 'lag', 'streams', 'temperature',
+                                                               'seed', 'starts')})
+    assert got['texts'][0].startswith('m') and got['names'] == got['texts']
+    marks = page.evaluate("""() => { const r = window.microdnb.explorers[0].root;
+        return [r.querySelector('.mdx-name u').textContent,
+                [...r.querySelectorAll('.mdx-tl .mdx-given')].map(e => e.textContent)]; }""")
+    assert marks == ['m', ['m']]
+    press(page, 0, 'select[data-k=stream]', 'Home')
+    first = press(page, 0, 'input[data-k=pos]', 'Home')
+    val = page.evaluate("() => window.microdnb.explorers[0].root.querySelector('input[data-k=pos]')"
+                        ".getAttribute('aria-valuetext')")
+    assert val.startswith('0 (0 to ') and 'after m,' in val and first['step'] == [0, 0]
+    back = press(page, 0, 'select[data-k=start][data-s="0"]', 'Home')
+    assert back['settings']['starts'] == ['', ''] and not page.evaluate(
+        "() => window.microdnb.explorers[0].root.querySelector('.mdx-tl .mdx-given')")
+
+
 def test_selection_by_keyboard_and_click_and_the_live_region(page):
     press(page, 0, 'select[data-k=streams]', 'Home')
     a = press(page, 0, 'select[data-k=stream]', 'Home')
@@ -429,7 +510,7 @@ def test_every_control_is_labelled_and_keyboard_reachable(page):
           name: el.labels && el.labels.length ? el.labels[0].textContent : el.textContent})))""")
     for controls in got:
         assert {c['k'] for c in controls} >= {'gate', 'trained', 'nonotes', 'cadence', 'lag', 'streams', 'temperature',
-                                               'seed', 'prompt', 'stream', 'pos'}
+                                               'seed', 'start', 'prompt', 'stream', 'pos'}
         assert all(c['name'].strip() and c['tab'] == 0 for c in controls), controls
 
 
@@ -535,6 +616,10 @@ def _bad(m, **change):
     (lambda m: {'settings': {'prompts': ['a' * 16]}}, r"prompts\[0\] has 16 characters"),
     (lambda m: {'settings': {'prompts': ['a', 'b', 'c']}}, r"prompts must be a list of at most 2 strings"),
     (lambda m: {'settings': {'prompts': [3]}}, r"prompts\[0\] must be a string or None"),
+    (lambda m: {'settings': {'starts': ['ma']}}, r"starts\[0\] must be '' or None \(the start token\) or one character"),
+    (lambda m: {'settings': {'starts': [None, 'M']}}, r"starts\[1\] must be .* one character of the vocabulary"),
+    (lambda m: {'settings': {'starts': ['a', 'b', 'c']}}, r"starts must be a list of at most 2 strings"),
+    (lambda m: {'settings': {'starts': [1]}}, r"starts\[0\] must be a string or None"),
     (lambda m: {'settings': {'cadence': 9}}, r"cadence must be an integer in \[1, 8\], got 9"),
     (lambda m: {'settings': {'lag': 3}}, r"lag must be an integer in \[0, 2\], got 3"),
     (lambda m: {'settings': {'streams': 1}}, r"streams must be an integer in \[2, 4\], got 1"),

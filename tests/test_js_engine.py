@@ -68,6 +68,7 @@ def page(tmp_path_factory):
     from playwright.sync_api import sync_playwright
     site = tmp_path_factory.mktemp('js_engine_site')
     shutil.copy(ENGINE_JS, site / 'engine.js')
+    shutil.copy(ENGINE_JS.with_name('pyrandom.js'), site / 'pyrandom.js')   # engine.js imports it
     (site / 'index.html').write_text('<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">'
                                     '<title>engine.js</title>\n')
     errors = []
@@ -87,10 +88,10 @@ def page(tmp_path_factory):
 
 
 def js(page, body, arg=None):
-    """Run `body` (an async function body with E = the engine module and `arg`) in the page;
+    """Run `body` (an async function body with E = engine.js's and pyrandom.js's exports and `arg`) in the page;
     typed arrays come back as lists, numbers exactly (JSON: shortest round-trip repr)."""
     out = page.evaluate(
-        "async (arg) => { const E = await import('/engine.js');"
+        "async (arg) => { const E = {...await import('/engine.js'), ...await import('/pyrandom.js')};"
         f" const result = await (async () => {{ {body} }})();"
         " return JSON.stringify(result, (k, v) => ArrayBuffer.isView(v) ? Array.from(v) : v); }", arg)
     assert not page.errors, page.errors

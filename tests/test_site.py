@@ -20,14 +20,11 @@ explorer rendered:
 """
 from __future__ import annotations
 
-import functools
 import html as htmllib
-import http.server
 import json
 import os
 import re
 import statistics
-import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,6 +32,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 import yaml
+
+from browser import launch_persistent, require_chromium, serve
 
 pytestmark = pytest.mark.site
 
@@ -44,13 +43,10 @@ LATENCY_FILE = HTML.parent / "site_latency.json"
 A11Y_REPORT = HTML.parent / "a11y_report.json"
 AXE = ROOT / "_vendor" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-CHROMIUM = os.environ.get("MICRODNB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Pages whose chapter is built around a scrubbable figure, and pages built around the explorer.
 MUST_HAVE_SLIDERS = {"book/04_training": "the temperature widget", "book/14_watch": "the live-slice widget"}
 MUST_HAVE_EXPLORERS = {"book/06_bus": "cadence and lag", "book/07_snc_gate": "the gate",
-                       "book/09_phase2": "parallel decoding"}
+                       "book/09_phase2": "parallel decoding", "book/14_watch": "the copy-task model"}
 MAX_STEPS_PER_SLIDER = 12
 
 
@@ -104,30 +100,17 @@ def site():
 
 @pytest.fixture(scope="session")
 def server(site):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-    handler = functools.partial(Quiet, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(site) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="session")
 def browser(server, tmp_path_factory):
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        msg = f"{CHROMIUM} not found: `make browser-deps` installs Debian's chromium"
-        if os.environ.get("CI"):
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+    require_chromium()
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
-            headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
+        context = launch_persistent(pw, tmp_path_factory.mktemp("chromium-profile"),
+                                    viewport={"width": 1280, "height": 900})
         # generous: a 2-core machine under load takes long over the heaviest pages, and a
         # timeout says nothing about the page
         context.set_default_timeout(120_000)
@@ -313,6 +296,33 @@ def test_explorer_pages_run_the_model(page_name, site, server, browser):
     assert len(out["texts"]) == 3 and any(out["texts"]), out
     assert out["differ"], "changing the lag did not change which notes the steps read"
     assert out["ck"] == "microdnb-checkpoint-v1"
+
+
+def test_the_copy_task_explorer_copies_when_the_gate_opens(site, server, browser):
+    """Chapter 14's explorer holds the copy-task model with the leader given a first letter:
+    over 100 seeds decoded in the page, the follower puts more of its letters where the
+    leader has them with the gate as trained than with the gate shut (the chapter's table
+    says so from Python)."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/book/14_watch.html", wait_until="load")
+        page.wait_for_function(EXPLORERS_READY_JS, timeout=120_000)
+        out = page.evaluate("""() => {
+          const x = window.microdnb.explorers[0], starts = x.settings().starts;
+          const inPlace = (gate) => {
+            let same = 0, total = 0;
+            for (let seed = 0; seed < 100; seed++) {
+              const [a, b] = x.decode({gate, starts, seed}).texts;
+              for (let i = 0; i < Math.max(a.length, b.length); i++) { total++; if (a[i] === b[i]) same++; }
+            }
+            return same / total;
+          };
+          return {starts, shut: inPlace(0), trained: inPlace(null), streams: x.settings().streams};
+        }""")
+    finally:
+        page.close()
+    assert out["streams"] == 2 and len(out["starts"][0]) == 1 and not out["starts"][1], out
+    assert out["trained"] > 2 * out["shut"], out
 
 
 def test_toc_pages_all_built(site):

@@ -5,7 +5,7 @@ seed (`bus_dataflow`), and the read rule on a timeline (`read_rule`).
 Sizes come from a `ModelConfig` through `params.param_shapes`; snapshot positions from
 `bus.emits`; the read rule from `bus.visibility`, so the picture is the rule. Every
 function returns a Figure with `fig.microdnb_alt`, an alt text made by the same code
-from the same numbers (also available as `describe_*`); `show_diagram(fig)` displays it
+from the same numbers (also available as `describe_*`); `display.show(fig)` displays it
 with that alt text. The worked examples (Adam, attention, SNC) are re-exported from
 `diagrams_worked`; the primitives and the light/dark-mode choice are in `diagrams_draw`.
 """
@@ -17,14 +17,14 @@ from ..params import param_shapes
 from ..scalar.autograd import Value
 from ..scalar.layers import sigmoid
 from .diagrams_draw import (BUS, FONT, GATE, GREY, INK, MUTED, NORM, PLAN, SMALL, SNC, TITLE, TRUNK, WIDTH,
-                            arrow, box, canvas, gids, label, line, plus, show_diagram, tint)
+                            arrow, box, canvas, gids, label, line, plus, tint)
 from .diagrams_worked import adam_trace, adam_update, attention_worked_example, snc_worked_example
 from .prep import check_lengths
 from .style import stream_color, stream_marker
 
 __all__ = ['gpt_block', 'bus_dataflow', 'read_rule', 'first_reads', 'describe_gpt_block',
            'describe_bus_dataflow', 'describe_read_rule', 'adam_trace', 'adam_update',
-           'attention_worked_example', 'snc_worked_example', 'show_diagram', 'gids']
+           'attention_worked_example', 'snc_worked_example', 'gids']
 
 
 def _shape(shapes, name):

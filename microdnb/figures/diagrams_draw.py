@@ -1,5 +1,5 @@
 """Drawing primitives shared by the diagrams: the light card, boxes, arrows, residual
-additions, and `show_diagram` (a figure with its alt text, for a notebook).
+additions (a chapter shows a diagram with its alt text through `display.show`, like any figure).
 
 Every diagram sits on its own light card (rounded, bordered, transparent outside it),
 with dark text inside pale tints of the Okabe-Ito colours. Why a card and not a
@@ -12,9 +12,6 @@ both, and matches the book's other figures, which are opaque and white.
 Each part carries a gid ('box:<name>', 'arrow:<from>-><to>', 'add:<name>') so a test
 can count what a diagram draws (`gids`).
 """
-import base64
-import html
-import io
 from typing import NamedTuple
 
 import matplotlib.pyplot as plt
@@ -97,17 +94,3 @@ def label(ax, x, y, text, fontsize=SMALL, color=MUTED, **kw):
 def gids(fig, prefix):
     """The gids of every drawn part starting with `prefix` ('box:', 'arrow:', 'add:')."""
     return [p.get_gid() for ax in fig.axes for p in ax.patches if (p.get_gid() or '').startswith(prefix)]
-
-
-def show_diagram(fig, dpi=150):
-    """The figure as an <img> with its alt text (`fig.microdnb_alt`), for a notebook cell."""
-    from IPython.display import HTML
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format='png', dpi=dpi, metadata={'Software': None})
-    finally:
-        plt.close(fig)
-    width = round(fig.get_figwidth() * 100)
-    data = base64.b64encode(buf.getvalue()).decode('ascii')
-    alt = html.escape(getattr(fig, 'microdnb_alt', ''), quote=True)
-    return HTML(f'<img src="data:image/png;base64,{data}" alt="{alt}" width="{width}" style="max-width: 100%">')

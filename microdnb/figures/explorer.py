@@ -8,7 +8,7 @@ as one self-contained ``text/html`` output (about 100 kB for the reference model
   writes, with the weights as base64 of their little-endian float64 bytes, so they arrive
   bit for bit) and a static fallback computed here with the numpy engine: the names the
   default settings decode, and a note that the explorer needs JavaScript;
-- one inline ``<script type="module">``: the package's ``js/engine.js``,
+- one inline ``<script type="module">``: the package's ``js/pyrandom.js``, ``js/engine.js``,
   ``js/explorer_views.js`` and ``js/explorer.js``, each wrapped in a function whose
   imports and exports become plain names (no bundler, nothing fetched), ending in
   ``mount("ID")``, which finds its root by that data attribute (a module has no
@@ -49,12 +49,12 @@ from .style import STREAM_COLORS
 __all__ = ['Explorer', 'RANGES', 'explorer', 'explorer_page']
 
 JS_DIR = Path(__file__).resolve().parents[1] / 'js'
-MODULES = ('engine.js', 'explorer_views.js', 'explorer.js')   # each imports only from earlier ones
+MODULES = ('pyrandom.js', 'engine.js', 'explorer_views.js', 'explorer.js')   # each imports only from earlier ones
 # What the controls offer (and `settings` may ask for): the JavaScript reads them from the page.
 RANGES = {'gate': (0.0, 1.0), 'cadence': (1, 8), 'lag': (0, 2), 'streams': (2, 4),
           'temperature': (0.1, 2.0), 'seed': (0, 2 ** 32 - 1)}
-DEFAULTS = {'gate': None, 'temperature': 0.5, 'seed': 42, 'prompts': None}
-SETTINGS = ('gate', 'cadence', 'lag', 'streams', 'temperature', 'seed', 'prompts', 'stream', 'pos')
+DEFAULTS = {'gate': None, 'temperature': 0.5, 'seed': 42, 'prompts': None, 'starts': None}
+SETTINGS = ('gate', 'cadence', 'lag', 'streams', 'temperature', 'seed', 'prompts', 'starts', 'stream', 'pos')
 
 
 class Explorer:
@@ -123,29 +123,41 @@ def _check_settings(settings, cfg, tokenizer, bus):
     s['temperature'] = check_float(s['temperature'], 'explorer: settings temperature', *RANGES['temperature'])
     if s['gate'] is not None:
         s['gate'] = check_float(s['gate'], 'explorer: settings gate', *RANGES['gate'])
-    prompts = s['prompts']
-    if prompts is None:
-        prompts = []
-    if not isinstance(prompts, (list, tuple)) or len(prompts) > s['streams']:
-        raise ValueError(f"explorer: settings prompts must be a list of at most {s['streams']} strings "
-                         f"(one per stream) or None, got {prompts!r:.80}")
-    prompts = list(prompts) + [None] * (s['streams'] - len(prompts))
-    for i, p in enumerate(prompts):
-        if p is not None and not isinstance(p, str):
-            raise ValueError(f"explorer: settings prompts[{i}] must be a string or None, got {type(p).__name__}")
+    s['prompts'] = [p or '' for p in _per_stream(s, 'prompts')]
+    for i, p in enumerate(s['prompts']):
         check_prompt(p or None, tokenizer, cfg, f"explorer: settings prompts[{i}]")
-    s['prompts'] = [p or '' for p in prompts]
+    s['starts'] = [c or '' for c in _per_stream(s, 'starts')]
+    for i, c in enumerate(s['starts']):
+        if c and (len(c) != 1 or c not in tokenizer.uchars):
+            raise ValueError(f"explorer: settings starts[{i}] must be '' or None (the start token) or one character "
+                             f"of the vocabulary {''.join(tokenizer.uchars)!r}, got {c!r:.40}")
     s['stream'] = check_int(s.get('stream', min(1, s['streams'] - 1)), 'explorer: settings stream', 0, s['streams'] - 1)
     if s.get('pos') is not None:
         s['pos'] = check_int(s['pos'], 'explorer: settings pos', 0, cfg.block_size - 1)
     return s
 
 
+def _per_stream(s, key):
+    """settings[key] as one entry per stream (strings or None; a shorter list is padded with None)."""
+    values = [] if s[key] is None else s[key]
+    if not isinstance(values, (list, tuple)) or len(values) > s['streams']:
+        raise ValueError(f"explorer: settings {key} must be a list of at most {s['streams']} strings "
+                         f"(one per stream) or None, got {values!r:.80}")
+    for i, v in enumerate(values):
+        if v is not None and not isinstance(v, str):
+            raise ValueError(f"explorer: settings {key}[{i}] must be a string or None, got {type(v).__name__}")
+    return list(values) + [None] * (s['streams'] - len(values))
+
+
 def _fallback_decode(arrays, cfg, tokenizer, s):
-    """The initial settings' decode with the numpy engine (the page's engine.js draws the same)."""
-    return vector.sample_parallel(arrays, cfg, BusConfig(n_streams=s['streams'], cadence=s['cadence'], lag=s['lag']),
-                                  tokenizer, random.Random(s['seed']), s['temperature'], record=True, gate=s['gate'],
-                                  prompts=[p or None for p in s['prompts']])
+    """The initial settings' decode with the numpy engine (the page's engine.js draws the same),
+    its texts with a given first letter in front, as the page shows them."""
+    first = [tokenizer.uchars.index(c) if c else tokenizer.BOS for c in s['starts']]
+    trace = vector.sample_parallel(arrays, cfg, BusConfig(n_streams=s['streams'], cadence=s['cadence'], lag=s['lag']),
+                                   tokenizer, random.Random(s['seed']), s['temperature'], record=True, gate=s['gate'],
+                                   prompts=[p or None for p in s['prompts']], first_tokens=first)
+    trace['texts'] = [c + t for c, t in zip(s['starts'], trace['texts'])]
+    return trace
 
 
 def _default_pos(trace, stream):
@@ -203,7 +215,9 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     cadence and lag, and the checkpoint's `bus`. settings: initial values of the controls,
     each optional: gate (None = as trained, or in [0, 1]), cadence (1-8), lag (0-2), streams
     (2-4), temperature (0.1-2), seed (0 to 2**32 - 1), prompts (per stream a string of the
-    vocabulary's characters, or None), stream and pos (the step the attention and
+    vocabulary's characters, or None), starts (per stream None for the start token, or the one
+    character it starts from: its input at position 0 and its plan seed's, as the copy task's
+    leader is given its name's first letter; the names then begin with it), stream and pos (the step the attention and
     distribution views show; default stream 1 at its first step that reads a posted note).
     meta: the checkpoint's meta dict. Returns an `Explorer` (display it, or take `.html`).
     Anything that does not fit is a one-line ValueError naming it.
@@ -244,7 +258,9 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     fallback = (f'<div class="mdx-fallback"><p><strong>{html.escape(title)}</strong></p>'
                 f'<p>This explorer runs the model in the page and needs JavaScript (in Jupyter: run the cell, '
                 f'or trust the notebook).</p><p>With {gate}, cadence {s["cadence"]}, lag {s["lag"]}, '
-                f'{s["streams"]} streams, temperature {s["temperature"]:g} and seed {s["seed"]}, the model '
+                f'{s["streams"]} streams, temperature {s["temperature"]:g} and seed {s["seed"]}'
+                + ''.join(f', stream {i} given the first letter <b>{html.escape(c)}</b>' for i, c in enumerate(s['starts']) if c)
+                + f', the model '
                 f'writes: {said}.</p></div>')
     page = (f'<div class="microdnb-explorer" data-microdnb-explorer="{uid}" role="group" '
             f'aria-label="{html.escape(title)}"><style>{css}</style>'

@@ -8,105 +8,13 @@
 // (tests/test_js_engine.py measures it). The draws are CPython's random.Random, bit for
 // bit, so the same seed gives the same names; see PyRandom and decode.
 //
-// Vectors are Float64Array; a matrix is {rows, cols, data} with data row-major, as the
-// checkpoint's lists of rows are.
+// A matrix is {rows, cols, data}, data a Float64Array, row-major as the checkpoint's lists of
+// rows are. Vectors are plain arrays of doubles: V8 makes a small Array several times faster
+// than a Float64Array, and the arithmetic is the same IEEE double arithmetic.
+
+import { PyRandom } from './pyrandom.js';
 
 const NORM_EPS = 1e-5; // the 1e-5 inside rmsnorm's square root (vector/layers.py NORM_EPS)
-
-// ---------------------------------------------------------------------------------------
-// CPython's random.Random: MT19937 (Modules/_randommodule.c) and Lib/random.py's choices
-// ---------------------------------------------------------------------------------------
-
-export class PyRandom {
-  // seed: an integer (Number or BigInt; a string of digits also works). As random.seed(int):
-  // abs(seed), split into 32-bit words least significant first (0 -> [0]), then init_by_array.
-  constructor(seed = 0) {
-    this.mt = new Uint32Array(624);
-    this.seed(seed);
-  }
-
-  seed(seed) {
-    let n = BigInt(seed); // throws for a non-integer: Python hashes floats and strings, we do not
-    if (n < 0n) n = -n;
-    const key = [];
-    do { key.push(Number(n & 0xffffffffn)); n >>= 32n; } while (n > 0n);
-    this._initByArray(key);
-  }
-
-  _initGenrand(s) {
-    const mt = this.mt;
-    mt[0] = s >>> 0;
-    for (let i = 1; i < 624; i++) {
-      // Math.imul: the C code's uint32 multiply wraps mod 2^32; a plain * would round
-      mt[i] = Math.imul(1812433253, mt[i - 1] ^ (mt[i - 1] >>> 30)) + i;
-    }
-    this.mti = 624;
-  }
-
-  _initByArray(key) {
-    this._initGenrand(19650218);
-    const mt = this.mt;
-    let i = 1, j = 0;
-    for (let k = Math.max(624, key.length); k; k--) {
-      mt[i] = ((mt[i] ^ Math.imul(mt[i - 1] ^ (mt[i - 1] >>> 30), 1664525)) >>> 0) + key[j] + j;
-      i++; j++;
-      if (i >= 624) { mt[0] = mt[623]; i = 1; }
-      if (j >= key.length) j = 0;
-    }
-    for (let k = 623; k; k--) {
-      mt[i] = ((mt[i] ^ Math.imul(mt[i - 1] ^ (mt[i - 1] >>> 30), 1566083941)) >>> 0) - i;
-      i++;
-      if (i >= 624) { mt[0] = mt[623]; i = 1; }
-    }
-    mt[0] = 0x80000000; // MSB is 1, assuring a non-zero initial array
-  }
-
-  // genrand_uint32: the next 32-bit output (Uint32Array stores wrap every write mod 2^32)
-  nextUint32() {
-    const mt = this.mt;
-    if (this.mti >= 624) {
-      for (let kk = 0; kk < 624; kk++) {
-        const y = (mt[kk] & 0x80000000) | (mt[(kk + 1) % 624] & 0x7fffffff);
-        mt[kk] = mt[(kk + 397) % 624] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
-      }
-      this.mti = 0;
-    }
-    let y = mt[this.mti++];
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
-  }
-
-  // random(): 53 random bits from two outputs, (a * 2^26 + b) / 2^53, exact in doubles
-  random() {
-    const a = this.nextUint32() >>> 5, b = this.nextUint32() >>> 6;
-    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
-  }
-
-  // choices(range(n), weights=weights, k=k): cumulative sums left to right (itertools.accumulate),
-  // then bisect_right(cum, random() * total, 0, n - 1), one random() per draw.
-  choices(weights, k = 1) {
-    const n = weights.length, cum = new Float64Array(n);
-    let acc = 0;
-    for (let i = 0; i < n; i++) cum[i] = acc = i ? acc + weights[i] : weights[i];
-    const total = cum[n - 1] + 0.0;
-    if (!(total > 0)) throw new Error('Total of weights must be greater than zero');
-    if (!Number.isFinite(total)) throw new Error('Total of weights must be finite');
-    const out = [];
-    for (let d = 0; d < k; d++) {
-      const x = this.random() * total;
-      let lo = 0, hi = n - 1;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (x < cum[mid]) hi = mid; else lo = mid + 1; }
-      out.push(lo);
-    }
-    return out;
-  }
-
-  // sampling.draw: rng.choices(range(len(weights)), weights=weights)[0]
-  choice(weights) { return this.choices(weights, 1)[0]; }
-}
 
 // ---------------------------------------------------------------------------------------
 // The model: a checkpoint (microdnb/checkpoint.py save_checkpoint) as matrices
@@ -166,16 +74,16 @@ export const toText = (model, ids) => ids.filter(i => i !== model.BOS).map(i => 
 
 // y = W x, i.e. numpy's x @ W.T
 function linear(W, x) {
-  const y = new Float64Array(W.rows);
-  for (let i = 0; i < W.rows; i++) {
+  const { rows, cols, data } = W, y = new Array(rows);
+  for (let i = 0, o = 0; i < rows; i++, o += cols) {
     let s = 0;
-    for (let j = 0, o = i * W.cols; j < W.cols; j++) s += W.data[o + j] * x[j];
+    for (let j = 0; j < cols; j++) s += data[o + j] * x[j];
     y[i] = s;
   }
   return y;
 }
 
-const add = (a, b) => { const y = new Float64Array(a.length); for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i]; return y; };
+const add = (a, b) => { const y = new Array(a.length); for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i]; return y; };
 const row = (W, i) => W.data.subarray(i * W.cols, (i + 1) * W.cols);
 export const norm = v => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
@@ -184,14 +92,14 @@ export function rmsnorm(x) {
   let ss = 0;
   for (const v of x) ss += v * v;
   const scale = (ss * (1.0 / x.length) + NORM_EPS) ** -0.5;
-  const y = new Float64Array(x.length);
+  const y = new Array(x.length);
   for (let i = 0; i < x.length; i++) y[i] = x[i] * scale;
   return y;
 }
 
 // exp(x - max) * (1 / sum): subtracting the max keeps exp from overflowing
 export function softmax(logits) {
-  const n = logits.length, e = new Float64Array(n);
+  const n = logits.length, e = new Array(n);
   let m = -Infinity;
   for (let i = 0; i < n; i++) if (logits[i] > m) m = logits[i];
   let total = 0;
@@ -205,7 +113,7 @@ export function softmax(logits) {
 // weights sampling.draw gets (1 / t is the correctly rounded t ** -1). V8's Math.exp and
 // CPython's libm exp differ in the last bit for a few inputs, so these weights may too.
 export const probs = (logits, temperature = 1) => {
-  const inv = 1 / temperature, x = new Float64Array(logits.length);
+  const inv = 1 / temperature, x = new Array(logits.length);
   for (let i = 0; i < x.length; i++) x[i] = logits[i] * inv;
   return softmax(x);
 };
@@ -214,9 +122,9 @@ export const probs = (logits, temperature = 1) => {
 // head by head. Returns {out (E), weights: per head a Float64Array over the keys}.
 function attention(q, keys, values, n_head) {
   const E = q.length, hd = E / n_head, scale = 1.0 / Math.sqrt(hd);
-  const out = new Float64Array(E), weights = [];
+  const out = new Array(E), weights = [];
   for (let h = 0, o = 0; h < n_head; h++, o += hd) {
-    const logits = new Float64Array(keys.length);
+    const logits = new Array(keys.length);
     for (let t = 0; t < keys.length; t++) {
       const k = keys[t];
       let s = 0;
@@ -259,22 +167,37 @@ export function newCache(model) {
 // Returns {logits, hidden, attn: [layer][head] weights over positions 0..pos,
 //          snc: [layer] {weights: [head] over the notes ([] without notes), delta, deltaNorm,
 //          residNorm}}, residNorm = |x| entering SNC (after self-attention), delta its gated update.
+// Each layer's matrices by their short names, looked up once per model
+const LAYERS = new WeakMap();
+function layers(model) {
+  let ls = LAYERS.get(model);
+  if (!ls) {
+    const p = model.params, at = (li, k) => p[`layer${li}.${k}`];
+    ls = Array.from({ length: model.cfg.n_layer }, (_, li) => ({ wq: at(li, 'attn_wq'), wk: at(li, 'attn_wk'),
+      wv: at(li, 'attn_wv'), wo: at(li, 'attn_wo'), fc1: at(li, 'mlp_fc1'), fc2: at(li, 'mlp_fc2') }));
+    LAYERS.set(model, ls);
+  }
+  return ls;
+}
+
 export function forward(model, cache, token, pos, notes = null, gate = gateValue(model)) {
-  const { cfg, params: p } = model;
+  const { cfg, params: p } = model, ls = layers(model);
   let x = rmsnorm(add(row(p.wte, token), row(p.wpe, pos)));
   const attn = [], snc = [];
   for (let li = 0; li < cfg.n_layer; li++) {
+    const l = ls[li];
     // 1) multi-head self-attention over this stream's past
     const xn = rmsnorm(x);
-    cache.k[li].push(linear(p[`layer${li}.attn_wk`], xn));
-    cache.v[li].push(linear(p[`layer${li}.attn_wv`], xn));
-    const a = attention(linear(p[`layer${li}.attn_wq`], xn), cache.k[li], cache.v[li], cfg.n_head);
+    cache.k[li].push(linear(l.wk, xn));
+    cache.v[li].push(linear(l.wv, xn));
+    const a = attention(linear(l.wq, xn), cache.k[li], cache.v[li], cfg.n_head);
     attn.push(a.weights);
-    x = add(linear(p[`layer${li}.attn_wo`], a.out), x);
+    x = add(linear(l.wo, a.out), x);
     // SNC: the residual queries the other streams' notes, between self-attention and the MLP
     if (notes && notes.length) {
-      const kv = notes.map(n => noteKV(model, n));
-      const s = attention(linear(p.snc_wq, x), kv.map(c => c.k), kv.map(c => c.v), cfg.n_head);
+      const keys = new Array(notes.length), values = new Array(notes.length);
+      for (let j = 0; j < notes.length; j++) { const c = noteKV(model, notes[j]); keys[j] = c.k; values[j] = c.v; }
+      const s = attention(linear(p.snc_wq, x), keys, values, cfg.n_head);
       const delta = linear(p.snc_wo, s.out);
       for (let i = 0; i < delta.length; i++) delta[i] = gate * delta[i];
       snc.push({ weights: s.weights, delta, deltaNorm: norm(delta), residNorm: norm(x) });
@@ -283,9 +206,9 @@ export function forward(model, cache, token, pos, notes = null, gate = gateValue
       snc.push({ weights: [], delta: new Float64Array(cfg.n_embd), deltaNorm: 0, residNorm: norm(x) });
     }
     // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
-    const h = linear(p[`layer${li}.mlp_fc1`], rmsnorm(x));
+    const h = linear(l.fc1, rmsnorm(x));
     for (let i = 0; i < h.length; i++) h[i] = Math.max(h[i], 0.0);
-    x = add(linear(p[`layer${li}.mlp_fc2`], h), x);
+    x = add(linear(l.fc2, h), x);
   }
   return { logits: linear(p.lm_head, x), hidden: x, attn, snc };
 }
@@ -381,10 +304,20 @@ export function decode(model, settings = {}) {
   const gate = s.gate === null ? gateValue(model) : s.gate;
   const seeds = s.first.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
   const bus = seeds.map(snapshot => [{ round: null, snapshot }]);
-  const caches = seeds.map(() => newCache(model)), trunks = seeds.map(() => newCache(model));
+  const caches = seeds.map(() => newCache(model)), trunks = seeds.map(() => null);
   const tok = [...s.first], samples = seeds.map(() => []), done = seeds.map(() => false);
   const events = [], posts = [];
   let rounds = 0, steps = 0;
+  // A stream's gate-0 twin, the trunk alone on the same prefix: the same forward passes without
+  // notes, run the first time one of its steps is asked for probsTrunk (a view shows one step)
+  const trunkOf = si => {
+    if (!trunks[si]) {
+      const cache = newCache(model), mine = events.filter(e => e.stream === si);
+      trunks[si] = mine.map((e, i) => probs(forward(model, cache, i ? mine[i - 1].token : s.first[si], e.pos).logits,
+                                            s.temperature));
+    }
+    return trunks[si];
+  };
   for (let pos = 0; pos < cfg.block_size; pos++) {
     rounds++;
     for (let si = 0; si < S; si++) {
@@ -392,12 +325,11 @@ export function decode(model, settings = {}) {
       steps++;
       const { notes, labels } = busRead(bus, s.lag, si, pos);
       const f = forward(model, caches[si], tok[si], pos, notes, gate);
-      const trunk = forward(model, trunks[si], tok[si], pos); // no notes: the gate-0 twin
       const pr = probs(f.logits, s.temperature);
       const forced = s.forced[si][pos];
       const token = forced ?? rng.choice(pr); // sampling.draw: a forced token leaves the rng alone
       events.push({ stream: si, pos, token, forced: forced !== null, notes: labels, logits: f.logits,
-                    probs: pr, probsTrunk: probs(trunk.logits, s.temperature), attn: f.attn,
+                    probs: pr, get probsTrunk() { return trunkOf(si)[pos]; }, attn: f.attn,
                     snc: f.snc.map(l => l.weights), sncDelta: f.snc.map(l => l.delta),
                     deltaNorm: f.snc.map(l => l.deltaNorm), residNorm: f.snc.map(l => l.residNorm) });
       if (token === BOS) { done[si] = true; continue; }

@@ -15,24 +15,53 @@
 //                                   `python -m microdnb sample --checkpoint FILE ...`)
 //   x.decode(settings)              engine.js decode on this model: {texts, tokens, events, ...}
 //                                   for one group of streams; settings = {gate, cadence, lag,
-//                                   streams, temperature, seed, prompts}, each optional
+//                                   streams, temperature, seed, prompts, starts}, each optional
 //                                   (gate null: as trained; defaults: the checkpoint's bus,
 //                                   temperature 0.5, seed 42; prompts: per stream a string or
-//                                   null, padded with null; seed: a Number or a string of digits)
+//                                   null, padded with null; starts: per stream null or the one
+//                                   letter it starts from instead of the start token, padded
+//                                   with null; seed: a Number or a string of digits); texts
+//                                   include a given start letter
 //   x.settings()                    what the controls show now (same keys, plus stream, pos:
 //                                   the selected step)
 //   x.set(partial)                  change controls (same keys); redraws on the next frame
 //   x.shown                         the decode on screen; x.renders: redraws so far
-//   x.model, x.engine               the loaded model and engine.js's functions
+//   x.model, x.engine, x.views      the loaded model, engine.js's functions, two of the views'
+//                                   (sequentialPasses(x.shown), stepContext)
 //
 // Two explorers on one page share nothing but window.microdnb.explorers: each output is its
 // own module script with its own copy of the code and the model.
 
-import { PyRandom, busRead, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle } from './engine.js';
-import { attentionHTML, deltaHTML, distributionHTML, esc, namesHTML, stepContext, summaryText, timelineHTML, tokenText }
+import { busRead, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle } from './engine.js';
+import { PyRandom } from './pyrandom.js';
+import { attentionHTML, deltaHTML, distributionHTML, esc, namesHTML, sequentialPasses, stepContext, summaryText, timelineHTML, tokenText }
   from './explorer_views.js';
 
 const ENGINE = { PyRandom, busRead, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle };
+const VIEWS = { sequentialPasses, stepContext };
+
+// The explorer's decode: engine.js decode, with `starts` (per stream null, '' or one character
+// of the vocabulary: the stream's first input instead of the start token, as the copy task's
+// leader is given its name's first letter) passed on as firstTokens. The result adds `first`
+// (each stream's first input, a token id) and gives `texts` as the streams wrote them, a given
+// first letter in front (study.tasks.written_texts; `python -m microdnb sample --start` prints
+// the same).
+export function run(model, settings = {}) {
+  const { starts, ...rest } = settings;
+  if (starts !== undefined && starts !== null) {
+    if (!Array.isArray(starts)) throw new Error('starts must be null or a list with one entry per stream');
+    rest.firstTokens = starts.map(c => {
+      if (c === null || c === undefined || c === '') return null;
+      const id = typeof c === 'string' && [...c].length === 1 ? model.uchars.indexOf(c) : -1;
+      if (id < 0) throw new Error(`a start must be null or one character of the vocabulary (${model.uchars.join('')}), got ${JSON.stringify(c)}`);
+      return id;
+    });
+  }
+  const res = decode(model, rest);
+  res.first = res.texts.map((_, s) => (rest.firstTokens && rest.firstTokens[s] !== null ? rest.firstTokens[s] : model.BOS));
+  res.texts = res.texts.map((t, s) => (res.first[s] === model.BOS ? '' : model.uchars[res.first[s]]) + t);
+  return res;
+}
 
 // Python's repr() of a float: the shortest digits that round-trip (what toExponential() with
 // no argument gives, as repr does) in repr's layout: exponent form when the decimal point
@@ -124,10 +153,22 @@ function controlsHTML(u, model, R) {
   const range = (k, label, [lo, hi], step, hint = '') => `<div class="mdx-row"><label for="${u}-${k}">${label}</label>` +
     `<input type="range" id="${u}-${k}" data-k="${k}" min="${lo}" max="${hi}" step="${step}"${hint ? ` aria-describedby="${u}-${k}-hint"` : ''}>` +
     `<span class="mdx-val" id="${u}-${k}-val"></span>${hint ? `<span class="mdx-hint" id="${u}-${k}-hint">${hint}</span>` : ''}</div>`;
-  const prompts = Array.from({ length: R.streams[1] }, (_, s) => `<div class="mdx-row" data-prompt-row="${s}">` +
-    `<label for="${u}-prompt${s}">Stream ${s} starts with</label><input type="text" id="${u}-prompt${s}" data-k="prompt" ` +
-    `data-s="${s}" maxlength="${model.cfg.block_size - 1}" autocomplete="off" spellcheck="false" ` +
-    `aria-describedby="${u}-prompt${s}-msg"><span class="mdx-hint" id="${u}-prompt${s}-msg"></span></div>`).join('');
+  // per stream, one row: its first input and the letters it is given to start its name. All
+  // R.streams[1] rows are always there (beyond the streams in use: disabled), so changing the
+  // number of streams moves no control on the page.
+  const letters = model.uchars.map((ch, i) => `<option value="${esc(ch)}">${esc(tokenText(model, i))}</option>`).join('');
+  const perStream = `<div class="mdx-streams"><div class="mdx-srow mdx-shead" aria-hidden="true"><span></span>` +
+    `<span>first input</span><span>then writes</span></div>` +
+    Array.from({ length: R.streams[1] }, (_, s) => `<div class="mdx-srow" data-stream-row="${s}">` +
+      `<span class="mdx-sname">Stream ${s}</span>` +
+      `<label class="mdx-sr" for="${u}-start${s}">Stream ${s} first input</label><select id="${u}-start${s}" ` +
+      `data-k="start" data-s="${s}" aria-describedby="${u}-start-hint"><option value="">start token</option>${letters}</select>` +
+      `<label class="mdx-sr" for="${u}-prompt${s}">Stream ${s} starts with</label><input type="text" id="${u}-prompt${s}" ` +
+      `data-k="prompt" data-s="${s}" maxlength="${model.cfg.block_size - 1}" autocomplete="off" spellcheck="false" ` +
+      `aria-describedby="${u}-prompt${s}-msg"><span class="mdx-hint" id="${u}-prompt${s}-msg"></span></div>`).join('') +
+    `<p class="mdx-hint" id="${u}-start-hint">First input: what a stream reads at position 0 and computes its plan ` +
+    `seed from, the start token or a given letter (the copy task's leader is given its name's first letter). Then ` +
+    `writes: letters it is given as the start of its name (a prompt).</p></div>`;
   return `<div class="mdx-controls">` +
     `<fieldset><legend>Notes</legend>${range('gate', 'SNC gate', R.gate, 0.01, 'multiplies what SNC adds; 0 = the trunk alone')}` +
     `<div class="mdx-row mdx-buttons"><button type="button" data-k="trained">As trained</button>` +
@@ -140,9 +181,10 @@ function controlsHTML(u, model, R) {
     `</select></div>${range('temperature', 'Temperature', R.temperature, 0.05, 'lower: more likely letters')}` +
     `<div class="mdx-row"><label for="${u}-seed">Seed</label><input type="number" id="${u}-seed" data-k="seed" ` +
     `min="${R.seed[0]}" max="${R.seed[1]}" step="1" inputmode="numeric" aria-describedby="${u}-seed-msg">` +
-    `<span class="mdx-hint" id="${u}-seed-msg">of the random draws</span></div>${prompts}</fieldset>` +
+    `<span class="mdx-hint" id="${u}-seed-msg">of the random draws</span></div>${perStream}</fieldset>` +
     `<fieldset><legend>Look at one step</legend><div class="mdx-row"><label for="${u}-stream">Stream</label>` +
-    `<select id="${u}-stream" data-k="stream"></select></div>` +
+    `<select id="${u}-stream" data-k="stream">` +
+    Array.from({ length: R.streams[1] }, (_, s) => `<option value="${s}">stream ${s}</option>`).join('') + '</select></div>' +
     range('pos', 'Position', [0, model.cfg.block_size - 1], 1, 'or click a cell of the timeline') + '</fieldset></div>';
 }
 
@@ -159,8 +201,9 @@ export function mount(id) {
   const packed = unpack(data), model = loadCheckpoint(packed.doc), R = data.ranges, colors = data.colors;
   const trained = gateValue(model), reg = registry(), u = `mdx${++reg.nextId}`;
   let text = null; // the checkpoint's JSON text, made on first request
-  const st = { ...data.settings, prompts: [...data.settings.prompts] };
+  const st = { ...data.settings, prompts: [...data.settings.prompts], starts: [...data.settings.starts] };
   while (st.prompts.length < R.streams[1]) st.prompts.push('');
+  while (st.starts.length < R.streams[1]) st.starts.push('');
   st.seed = String(st.seed);
 
   const ui = document.createElement('div');
@@ -173,10 +216,11 @@ export function mount(id) {
   const $ = k => ui.querySelector(`[data-k="${k}"]`), body = k => ui.querySelector(`.mdx-v-${k} .mdx-body`);
   const ctl = Object.fromEntries(['gate', 'cadence', 'lag', 'streams', 'temperature', 'seed', 'stream', 'pos', 'trained', 'nonotes']
     .map(k => [k, $(k)]));
+  const startEls = [...ui.querySelectorAll('[data-k="start"]')], rowEls = [...ui.querySelectorAll('[data-stream-row]')];
   const promptEls = [...ui.querySelectorAll('[data-k="prompt"]')], live = ui.querySelector('[role=status]');
   const views = Object.fromEntries(SECTIONS.map(([k]) => [k, body(k)]));
   const val = Object.fromEntries(['gate', 'cadence', 'lag', 'temperature', 'pos'].map(k => [k, ui.querySelector(`#${u}-${k}-val`)]));
-  const api = { root, id, title: data.title, model, engine: ENGINE, renders: 0, shown: null, lastRenderMs: 0 };
+  const api = { root, id, title: data.title, model, engine: ENGINE, views: VIEWS, renders: 0, shown: null, lastRenderMs: 0 };
 
   // what the decode may use: a prompt with a character outside the vocabulary, or too long, is left out
   const promptError = p => {
@@ -186,7 +230,8 @@ export function mount(id) {
   };
   const decodeSettings = () => ({ gate: st.gate, cadence: st.cadence, lag: st.lag, streams: st.streams,
     temperature: st.temperature, seed: st.seed,
-    prompts: st.prompts.slice(0, st.streams).map(p => (p && !promptError(p) ? p : null)) });
+    prompts: st.prompts.slice(0, st.streams).map(p => (p && !promptError(p) ? p : null)),
+    starts: st.starts.slice(0, st.streams).map(c => c || null) });
 
   // write to the page only what changed: an equal write still costs style and layout
   const setText = (el, t) => { if (el.textContent !== t) el.textContent = t; };
@@ -208,8 +253,13 @@ export function mount(id) {
     setAttr(ctl.nonotes, 'aria-pressed', String(g === 0));
     setProp(ctl.streams, 'value', String(st.streams));
     if (ctl.seed !== document.activeElement) setProp(ctl.seed, 'value', st.seed);
+    rowEls.forEach((el, s) => setAttr(el, 'data-off', String(s >= st.streams)));
+    startEls.forEach((el, s) => {
+      setProp(el, 'disabled', s >= st.streams);
+      setProp(el, 'value', st.starts[s]);
+    });
     promptEls.forEach((el, s) => {
-      setProp(el.closest('.mdx-row'), 'hidden', s >= st.streams);
+      setProp(el, 'disabled', s >= st.streams);
       if (el !== document.activeElement) setProp(el, 'value', st.prompts[s]);
       const err = promptError(st.prompts[s]);
       if (err) setAttr(el, 'aria-invalid', 'true'); else el.removeAttribute('aria-invalid');
@@ -222,18 +272,16 @@ export function mount(id) {
   const draw = () => {
     pending = false;
     const t0 = performance.now(), settings = decodeSettings(), k = JSON.stringify(settings);
-    if (k !== lastKey) { api.shown = decode(model, settings); lastKey = k; }
+    if (k !== lastKey) { api.shown = run(model, settings); lastKey = k; }
     const res = api.shown;
     const step = (api.step = stepContext(res, st.stream, st.pos)), v = { model, res, step, colors, settings };
     readouts();
-    if (ctl.stream.options.length !== st.streams) {
-      ctl.stream.innerHTML = Array.from({ length: st.streams }, (_, s) => `<option value="${s}">stream ${s}</option>`).join('');
-    }
+    [...ctl.stream.options].forEach((o, s) => setProp(o, 'disabled', s >= st.streams));
     setProp(ctl.stream, 'value', String(step.stream));
     setProp(ctl.pos, 'max', String(step.last));
     setProp(ctl.pos, 'value', String(step.pos));
     const t = step.ev;
-    const input = step.pos ? res.events.find(e => e.stream === step.stream && e.pos === step.pos - 1).token : model.BOS;
+    const input = step.pos ? res.events.find(e => e.stream === step.stream && e.pos === step.pos - 1).token : res.first[step.stream];
     const posText = `${step.pos} (0 to ${step.last}): after ${input === model.BOS ? 'the start' : tokenText(model, input)}, ` +
       `${t.forced ? 'the prompt gives' : 'draws'} ${tokenText(model, t.token)}`;
     setAttr(ctl.pos, 'aria-valuetext', posText);
@@ -248,7 +296,16 @@ export function mount(id) {
     api.renders++;
     api.lastRenderMs = performance.now() - t0;
   };
-  const schedule = () => { if (!pending) { pending = true; requestAnimationFrame(draw); } };
+  // A change is drawn at once, while the page waits for its next frame anyway, so that frame
+  // paints it; further changes before that frame (a key held down) are drawn once, at its start.
+  let booked = false;
+  const frame = () => { booked = false; if (pending) draw(); };
+  const schedule = () => {
+    if (booked) { pending = true; return; }
+    booked = true;
+    requestAnimationFrame(frame);
+    draw();
+  };
 
   const onInput = ev => {
     const el = ev.target, k = el.dataset && el.dataset.k;
@@ -261,6 +318,7 @@ export function mount(id) {
       if (ok) { st.seed = String(BigInt(el.value)); el.removeAttribute('aria-invalid'); } else el.setAttribute('aria-invalid', 'true');
       ui.querySelector(`#${u}-seed-msg`).textContent = ok ? 'of the random draws' : `ignored: a whole number from ${R.seed[0]} to ${R.seed[1]}`;
     } else if (k === 'prompt') st.prompts[Number(el.dataset.s)] = el.value;
+    else if (k === 'start') st.starts[Number(el.dataset.s)] = el.value;
     else if (k === 'stream') st.stream = Number(el.value);
     else if (k === 'pos') st.pos = Number(el.value);
     else return;
@@ -283,15 +341,16 @@ export function mount(id) {
     checkpoint: () => (text ??= packed.text()),
     decode(settings = {}) {
       const s = { ...settings };
-      if (Array.isArray(s.prompts)) {
-        s.prompts = Array.from({ length: streamsOf(s) }, (_, i) => s.prompts[i] || null);
+      for (const k of ['prompts', 'starts']) { // shorter lists are padded: null = none
+        if (Array.isArray(s[k])) s[k] = Array.from({ length: streamsOf(s) }, (_, i) => s[k][i] || null);
       }
-      return decode(model, s);
+      return run(model, s);
     },
-    settings: () => ({ ...st, prompts: st.prompts.slice(0, st.streams), stream: api.step.stream, pos: api.step.pos }),
+    settings: () => ({ ...st, prompts: st.prompts.slice(0, st.streams), starts: st.starts.slice(0, st.streams),
+      stream: api.step.stream, pos: api.step.pos }),
     set(partial) {
       for (const [k, v] of Object.entries(partial)) {
-        if (k === 'prompts') v.forEach((p, s) => { st.prompts[s] = p || ''; });
+        if (k === 'prompts' || k === 'starts') st[k].forEach((_, s) => { st[k][s] = v[s] || ''; });
         else if (k === 'seed') st.seed = String(v);
         else if (k in st) st[k] = v;
         else throw new Error(`unknown setting ${k}`);

@@ -1,13 +1,14 @@
 // microdnb's explorer, its views: pure functions from a decode (engine.js decode's result)
 // to HTML strings, which explorer.js puts into the page. No state, no DOM, no dependencies.
 //
-// Each view takes v = {model (loadCheckpoint's), res (decode's result), step (stepContext's),
+// Each view takes v = {model (loadCheckpoint's), res (explorer.js run's result), step (stepContext's),
 // colors (one CSS colour per stream), settings (the decode's)}. The views, for one decode
 // and one selected step (a stream at a position):
-//   namesHTML        the sampled names, a prompt's letters underlined
+//   namesHTML        the sampled names, given letters (a first input, a prompt) underlined
 //   timelineHTML     streams x positions, each cell the character drawn; who posted a note
 //                    when; for the selected step, the notes it reads and those posted but
-//                    not yet readable (the lag)
+//                    not yet readable (the lag); how many passes run one after another
+//                    (sequentialPasses)
 //   attentionHTML    SNC attention of the selected step, per layer and head, over the notes
 //                    on the bus, laid out like the timeline; unreadable notes hatched
 //   distributionHTML the next-character distribution with notes against the trunk alone
@@ -62,9 +63,13 @@ export function stepContext(res, stream, pos) {
            byKey: new Map(notes.map(n => [key(n.s, n.r), n])) };
 }
 
+// A stream's given letters: its first input if it is not the start token, then its prompt's
+const givenCount = (model, res, s) => (res.first[s] === model.BOS ? 0 : 1) +
+  res.events.filter(e => e.stream === s && e.forced && e.token !== model.BOS).length;
+
 export function namesHTML({ model, res, colors }) {
   return '<ul class="mdx-names">' + res.texts.map((text, s) => {
-    const forced = res.events.filter(e => e.stream === s && e.forced && e.token !== model.BOS).length;
+    const forced = givenCount(model, res, s);
     const chars = [...text];
     const name = chars.length ? `<u>${esc(chars.slice(0, forced).join(''))}</u>${esc(chars.slice(forced).join(''))}`
       : '<i>(empty)</i>';
@@ -90,8 +95,10 @@ export function timelineHTML({ model, res, step, colors, settings }) {
     posHead('stream', res.rounds) + '<tbody>';
   for (let s = 0; s < S; s++) {
     const [c, t] = s === step.stream ? ['', ''] : mark(s, null);
+    const given = res.first[s] === model.BOS ? '' : esc(tokenText(model, res.first[s]));
     h += `<tr><th scope="row">${streamName(s, colors)}</th><td class="mdx-note mdx-plan${c}">plan` +
-      `<span class="mdx-sr"> seed</span>${t}</td>`;
+      `<span class="mdx-sr"> seed${given ? ', from the given first input' : ''}</span>` +
+      `${given ? ` <u class="mdx-given">${given}</u>` : ''}${t}</td>`;
     for (let p = 0; p < res.rounds; p++) {
       const e = at[s][p];
       if (!e) { h += '<td></td>'; continue; }
@@ -106,9 +113,30 @@ export function timelineHTML({ model, res, step, colors, settings }) {
     }
     h += '</tr>';
   }
+  const passes = sequentialPasses(res), within = passes - res.rounds;
   return h + '</tbody></table>' + note(`A corner flag: the stream posted a note after that position; plan: its ` +
-    `plan seed. For the selected step (thick frame) a solid frame marks a note it reads, a dashed hatched one ` +
-    `a note posted but not readable yet (lag ${settings.lag}). Click a cell to select its step.`);
+    `plan seed${res.first.some(t => t !== model.BOS) ? ' (an underlined letter: computed from that given first input)' : ''}. ` +
+    `For the selected step (thick frame) a solid frame marks a note it reads, a dashed hatched one ` +
+    `a note posted but not readable yet (lag ${settings.lag}). Click a cell to select its step.`) +
+    note(`${res.steps} steps in ${res.rounds} rounds: ${passes} forward passes one after another, if the streams ` +
+    `of a round run at once. ${within ? `At lag 0 a stream reads the notes posted in its own round by the streams ` +
+    `before it, so it waits for them: ${within} more pass${within > 1 ? 'es' : ''} than rounds.` : settings.lag === 0
+      ? 'No stream read a note posted in its own round.' : `At lag ${settings.lag} no stream waits for another within a round.`}`);
+}
+
+// Forward passes one after another, if the streams of a round run at once: within a round a
+// step waits only for the steps whose notes it reads in that same round (lag 0: the streams
+// before it that posted this round), so a round costs its longest such chain.
+export function sequentialPasses(res) {
+  let total = 0, round = -1, depth = new Map(), longest = 0;
+  for (const e of res.events) { // in decode order: round by round, streams in order
+    if (e.pos !== round) { total += longest; round = e.pos; depth = new Map(); longest = 0; }
+    let d = 1;
+    for (const [s, r] of e.notes) if (r === e.pos) d = Math.max(d, 1 + depth.get(s));
+    depth.set(e.stream, d);
+    longest = Math.max(longest, d);
+  }
+  return total + longest;
 }
 
 export function attentionHTML({ model, res, step, colors, settings }) {

@@ -260,6 +260,32 @@ def paired_difference(a, b):
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
+def clustered_difference(a, b, clusters):
+    """Mean of a - b over paired per-token losses, and its standard error with the tokens
+    grouped into `clusters` (one integer label per token, e.g. the name it belongs to).
+
+    Tokens of one name are not independent (a hard name is hard at every position), so
+    the clusters, not the tokens, are the independent units (a cluster-robust standard
+    error): each cluster's deviations from the mean difference are summed, and the SE is
+    sqrt(n / (n - 1) * sum of the squared cluster sums) / (number of tokens), for n
+    clusters. With every token its own cluster it is `paired_difference`'s SE.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    clusters = np.asarray(clusters)
+    if a.shape != b.shape or a.shape != clusters.shape or a.ndim != 1:
+        raise ValueError(f"a, b and clusters must be 1-D and of one length, got shapes "
+                         f"{a.shape}, {b.shape}, {clusters.shape}")
+    if not np.issubdtype(clusters.dtype, np.integer):
+        raise ValueError(f"clusters must be integer labels, one per token, got dtype {clusters.dtype}")
+    labels, index = np.unique(clusters, return_inverse=True)
+    if len(labels) < 2:
+        raise ValueError(f"clusters must hold at least 2 distinct labels, got {len(labels)}")
+    d = a - b
+    resid = np.bincount(index, weights=d - d.mean())
+    n = len(labels)
+    return float(d.mean()), float(np.sqrt(n / (n - 1) * (resid ** 2).sum()) / len(d))
+
+
 def loss_by_position(measure):
     """Mean loss at each position, from a `heldout_measure` result: (positions, means, counts)."""
     pos, losses = measure['positions'], measure['losses']

@@ -47,16 +47,18 @@ def snc_delta_norm(task, params, cfg, bcfg, tokenizer, groups, rng, temperature)
     return float(np.mean(norms)) if norms else 0.0
 
 
-def sample_groups(task, params, cfg, bcfg, tokenizer, groups, rng, temperature, hook=None):
+def sample_groups(task, params, cfg, bcfg, tokenizer, groups, rng, temperature, hook=None, gate=None):
     """Sample one parallel decode per group (prompted as the task says), drawing from `rng`
-    (a random.Random). Returns the texts each stream wrote (prompt included), the rounds
-    and the token steps of each decode."""
+    (a random.Random); gate: None (as trained) or the gate value in [0, 1] to sample with.
+    Returns the texts each stream wrote (prompt included), the rounds and the token steps
+    of each decode."""
     if not isinstance(rng, random.Random):
         raise ValueError(f"rng must be a random.Random, got {type(rng).__name__}")
     out = []
     for g in groups:
         trace = vector.sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature,
-                                       first_tokens=tasks.first_tokens(task, g, tokenizer), notes_hook=hook)
+                                       first_tokens=tasks.first_tokens(task, g, tokenizer), notes_hook=hook,
+                                       gate=gate)
         out.append({'texts': tasks.written_texts(task, g, trace['texts']),
                     'rounds': trace['rounds'], 'steps': trace['steps']})
     return out
