@@ -189,7 +189,7 @@ def sequential_passes(m, s, texts):
     starts = [c or '' for c in (s.get('starts') or [])] + [''] * S
     drawn = [len(t) - len(starts[i]) for i, t in enumerate(texts)]     # letters drawn (or forced) per stream
     last = [min(n, m['cfg'].block_size - 1) for n in drawn]            # a stream's last position
-    total = 0
+    total = 1                                                           # the plan seeds, all at once
     for p in range(max(last) + 1):
         depth = {}
         for k in range(S):
@@ -313,8 +313,8 @@ def test_the_timeline_counts_the_passes_one_after_another(page, models, i):
         return [r.texts, r.rounds, x.views.sequentialPasses(r)]; })""", [i, grid])
     for s, (texts, rounds, passes) in zip(grid, got):
         assert passes == sequential_passes(m, s, texts), s
-    assert any(passes > rounds for _, rounds, passes in got)                        # lag 0 waits
-    assert all(passes == rounds for s, (_, rounds, passes) in zip(grid, got) if s.get('lag', m['bus'].lag) > 0)
+    assert any(passes > rounds + 1 for _, rounds, passes in got)                    # lag 0 waits
+    assert all(passes == rounds + 1 for s, (_, rounds, passes) in zip(grid, got) if s.get('lag', m['bus'].lag) > 0)
     settings = {'lag': 0, 'cadence': 1, 'streams': 4, 'seed': 5, 'gate': None}
     before = page.evaluate('(i) => window.microdnb.explorers[i].settings()', i)
     page.evaluate('([i, s]) => window.microdnb.explorers[i].set(s)', [i, settings])
@@ -484,6 +484,27 @@ def test_a_stream_given_its_first_letter(page, models):
     back = press(page, 0, 'select[data-k=start][data-s="0"]', 'Home')
     assert back['settings']['starts'] == ['', ''] and not page.evaluate(
         "() => window.microdnb.explorers[0].root.querySelector('.mdx-tl .mdx-given')")
+
+
+def test_set_refuses_what_the_controls_cannot_hold(page):
+    """x.set checks every value first: a bad one throws naming the setting, and nothing changes."""
+    before = page.evaluate('() => window.microdnb.explorers[0].settings()')
+    for bad, words in (({'starts': ['mm']}, 'starts'), ({'starts': ['M']}, 'one character of the vocabulary'),
+                       ({'gate': 0.5, 'cadence': 9}, 'cadence must be an integer in [1, 8]'),
+                       ({'streams': 2.5}, 'streams'), ({'seed': -1}, 'seed must be a whole number'),
+                       ({'prompts': 'ma'}, 'prompts must be null or a list'), ({'speed': 1}, 'unknown setting speed')):
+        err = page.evaluate("(s) => { try { window.microdnb.explorers[0].set(s); return null; } "
+                            "catch (e) { return String(e.message); } }", bad)
+        assert err and words in err, (bad, err)
+    settle(page)
+    assert page.evaluate('() => window.microdnb.explorers[0].settings()') == before
+    page.evaluate("() => window.microdnb.explorers[0].set({starts: ['k'], prompts: null})")
+    settle(page)
+    got = shown(page)
+    assert got['settings']['starts'][0] == 'k' and got['texts'][0].startswith('k')
+    page.evaluate("() => window.microdnb.explorers[0].set({starts: null})")
+    settle(page)
+    assert shown(page)['settings']['starts'] == [''] * before['streams']
 
 
 def test_selection_by_keyboard_and_click_and_the_live_region(page):

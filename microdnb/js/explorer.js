@@ -23,8 +23,10 @@
 //                                   with null; seed: a Number or a string of digits); texts
 //                                   include a given start letter
 //   x.settings()                    what the controls show now (same keys, plus stream, pos:
-//                                   the selected step)
-//   x.set(partial)                  change controls (same keys); redraws on the next frame
+//                                   the selected step; prompts and starts as strings, '' = none)
+//   x.set(partial)                  change controls (same keys; a list of prompts or starts
+//                                   sets every stream's, '' or null = none) and redraw; a
+//                                   value the controls cannot hold throws, and nothing changes
 //   x.shown                         the decode on screen; x.renders: redraws so far
 //   x.model, x.engine, x.views      the loaded model, engine.js's functions, two of the views'
 //                                   (sequentialPasses(x.shown), stepContext)
@@ -337,6 +339,35 @@ export function mount(id) {
   });
 
   const streamsOf = s => s.streams ?? (model.bus && model.bus.n_streams) ?? 2;
+  // x.set's values, as the controls hold them; anything else throws, naming the setting
+  const within = (k, v, [lo, hi], int) => {
+    if (typeof v !== 'number' || !(v >= lo && v <= hi) || (int && !Number.isInteger(v))) {
+      throw new Error(`${k} must be ${int ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const perStream = (k, v, ok, what) => {
+    if (v !== null && !Array.isArray(v)) throw new Error(`${k} must be null or a list, one entry per stream`);
+    const out = Array.from({ length: R.streams[1] }, (_, s) => (v && v[s]) || '');
+    const bad = out.find(x => typeof x !== 'string' || (x && !ok(x)));
+    if (bad !== undefined) throw new Error(`${k}: ${JSON.stringify(bad)} is not ${what}`);
+    return out;
+  };
+  const checkSetting = (k, v) => {
+    if (k === 'gate') return v === null ? null : within(k, v, R.gate, false);
+    if (k === 'cadence' || k === 'lag' || k === 'streams') return within(k, v, R[k], true);
+    if (k === 'temperature') return within(k, v, R.temperature, false);
+    if (k === 'seed') {
+      const t = String(v);
+      if (!/^\d+$/.test(t) || BigInt(t) > BigInt(R.seed[1])) throw new Error(`seed must be a whole number from 0 to ${R.seed[1]}`);
+      return String(BigInt(t));
+    }
+    if (k === 'stream') return within(k, v, [0, R.streams[1] - 1], true);
+    if (k === 'pos') return within(k, v, [0, model.cfg.block_size - 1], true);
+    if (k === 'prompts') return perStream(k, v, () => true, 'a string'); // a bad one is shown, flagged and left out
+    if (k === 'starts') return perStream(k, v, c => [...c].length === 1 && model.uchars.includes(c), 'one character of the vocabulary');
+    throw new Error(`unknown setting ${k}; the settings are gate, cadence, lag, streams, temperature, seed, prompts, starts, stream, pos`);
+  };
   Object.assign(api, {
     checkpoint: () => (text ??= packed.text()),
     decode(settings = {}) {
@@ -349,12 +380,8 @@ export function mount(id) {
     settings: () => ({ ...st, prompts: st.prompts.slice(0, st.streams), starts: st.starts.slice(0, st.streams),
       stream: api.step.stream, pos: api.step.pos }),
     set(partial) {
-      for (const [k, v] of Object.entries(partial)) {
-        if (k === 'prompts' || k === 'starts') st[k].forEach((_, s) => { st[k][s] = v[s] || ''; });
-        else if (k === 'seed') st.seed = String(v);
-        else if (k in st) st[k] = v;
-        else throw new Error(`unknown setting ${k}`);
-      }
+      const checked = Object.entries(partial).map(([k, v]) => [k, checkSetting(k, v)]); // all, before any change
+      for (const [k, v] of checked) st[k] = v;
       schedule();
     },
   });

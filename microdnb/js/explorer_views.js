@@ -113,22 +113,24 @@ export function timelineHTML({ model, res, step, colors, settings }) {
     }
     h += '</tr>';
   }
-  const passes = sequentialPasses(res), within = passes - res.rounds;
+  const passes = sequentialPasses(res), within = passes - 1 - res.rounds;
   return h + '</tbody></table>' + note(`A corner flag: the stream posted a note after that position; plan: its ` +
     `plan seed${res.first.some(t => t !== model.BOS) ? ' (an underlined letter: computed from that given first input)' : ''}. ` +
     `For the selected step (thick frame) a solid frame marks a note it reads, a dashed hatched one ` +
     `a note posted but not readable yet (lag ${settings.lag}). Click a cell to select its step.`) +
-    note(`${res.steps} steps in ${res.rounds} rounds: ${passes} forward passes one after another, if the streams ` +
-    `of a round run at once. ${within ? `At lag 0 a stream reads the notes posted in its own round by the streams ` +
-    `before it, so it waits for them: ${within} more pass${within > 1 ? 'es' : ''} than rounds.` : settings.lag === 0
-      ? 'No stream read a note posted in its own round.' : `At lag ${settings.lag} no stream waits for another within a round.`}`);
+    note(`${res.steps} steps in ${res.rounds} rounds: ${passes} forward passes one after another (the plan seeds, ` +
+    `then the rounds), if the streams of a round run at once. ${within ? `At lag 0 a stream reads the notes posted in ` +
+    `its own round by the streams before it, so it waits for them: ${within} more pass${within > 1 ? 'es' : ''} than ` +
+    `rounds.` : settings.lag === 0 ? 'No stream read a note posted in its own round.'
+      : `At lag ${settings.lag} no stream waits for another within a round.`}`);
 }
 
-// Forward passes one after another, if the streams of a round run at once: within a round a
-// step waits only for the steps whose notes it reads in that same round (lag 0: the streams
-// before it that posted this round), so a round costs its longest such chain.
+// Forward passes one after another, if the streams of a round run at once: first the plan
+// seeds (one pass on each stream's first input, all at once); then within a round a step
+// waits only for the steps whose notes it reads in that same round (lag 0: the streams before
+// it that posted this round), so a round costs its longest such chain.
 export function sequentialPasses(res) {
-  let total = 0, round = -1, depth = new Map(), longest = 0;
+  let total = 1, round = -1, depth = new Map(), longest = 0;
   for (const e of res.events) { // in decode order: round by round, streams in order
     if (e.pos !== round) { total += longest; round = e.pos; depth = new Map(); longest = 0; }
     let d = 1;
