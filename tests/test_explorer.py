@@ -42,6 +42,7 @@ from microdnb.checkpoint import save_checkpoint
 from microdnb.config import BusConfig, ModelConfig, TrainConfig
 from microdnb.data import Tokenizer, names_path, read_docs
 from microdnb.figures.explorer import RANGES, explorer, explorer_page
+from microdnb.study.measure import forward_passes
 
 AXE = REPO / '_vendor' / 'node_modules' / 'axe-core' / 'axe.min.js'
 JL_CSS = REPO / '_vendor' / 'node_modules' / '@jupyterlab' / 'rendermime' / 'style' / 'base.css'
@@ -182,22 +183,13 @@ def numpy_texts(m, s):
 
 
 def sequential_passes(m, s, texts):
-    """Forward passes one after another for a decode that wrote `texts` (an independent count
-    from the names' lengths and the bus rules): within round p, a step at lag 0 waits for the
-    streams before it that posted after position p (drew a letter, (p + 1) % cadence == 0)."""
-    S, cadence, lag = s.get('streams', m['bus'].n_streams), s.get('cadence', m['bus'].cadence), s.get('lag', m['bus'].lag)
+    """The book's count of passes one after another (study.measure.forward_passes) for a
+    decode that wrote `texts`: each stream ran one step per letter it wrote and one more
+    for the end, at most block_size."""
+    S = s.get('streams', m['bus'].n_streams)
     starts = [c or '' for c in (s.get('starts') or [])] + [''] * S
-    drawn = [len(t) - len(starts[i]) for i, t in enumerate(texts)]     # letters drawn (or forced) per stream
-    last = [min(n, m['cfg'].block_size - 1) for n in drawn]            # a stream's last position
-    total = 1                                                           # the plan seeds, all at once
-    for p in range(max(last) + 1):
-        depth = {}
-        for k in range(S):
-            if p <= last[k]:
-                waits = [depth[j] for j in depth if lag == 0 and p < drawn[j] and (p + 1) % cadence == 0]
-                depth[k] = 1 + max(waits, default=0)
-        total += max(depth.values())
-    return total
+    lengths = [min(len(t) - len(starts[i]) + 1, m['cfg'].block_size) for i, t in enumerate(texts)]
+    return forward_passes(lengths, s.get('cadence', m['bus'].cadence), s.get('lag', m['bus'].lag))
 
 
 def saved_text(m, tmp_path):
@@ -304,24 +296,25 @@ def test_decode_gives_the_numpy_engines_names(page, models, i):
 
 @pytest.mark.parametrize('i', [0, 1])
 def test_the_timeline_counts_the_passes_one_after_another(page, models, i):
-    """The timeline's count of sequential passes equals an independent count from the names
-    (views.sequentialPasses on the decode, and the number the page writes)."""
+    """The timeline's count of passes one after another is the book's (measure.forward_passes
+    on the names' lengths): views.sequentialPasses on the decode, and the number the page writes."""
     m = models[i]
     grid = _settings_grid(m, 16, seed=30 + i) + [{'lag': 0, 'cadence': 1, 'streams': 4, 'seed': 5},
                                                  {'lag': 1, 'cadence': 1, 'streams': 4, 'seed': 5}]
     got = page.evaluate("""([i, grid]) => grid.map(s => { const x = window.microdnb.explorers[i], r = x.decode(s);
-        return [r.texts, r.rounds, x.views.sequentialPasses(r)]; })""", [i, grid])
+        return [r.texts, r.rounds, x.views.sequentialPasses(r, {cadence: s.cadence ?? x.model.bus.cadence,
+                                                                 lag: s.lag ?? x.model.bus.lag})]; })""", [i, grid])
     for s, (texts, rounds, passes) in zip(grid, got):
         assert passes == sequential_passes(m, s, texts), s
-    assert any(passes > rounds + 1 for _, rounds, passes in got)                    # lag 0 waits
-    assert all(passes == rounds + 1 for s, (_, rounds, passes) in zip(grid, got) if s.get('lag', m['bus'].lag) > 0)
+    assert any(passes > rounds for _, rounds, passes in got)                        # lag 0 waits
+    assert all(passes == rounds for s, (_, rounds, passes) in zip(grid, got) if s.get('lag', m['bus'].lag) > 0)
     settings = {'lag': 0, 'cadence': 1, 'streams': 4, 'seed': 5, 'gate': None}
     before = page.evaluate('(i) => window.microdnb.explorers[i].settings()', i)
     page.evaluate('([i, s]) => window.microdnb.explorers[i].set(s)', [i, settings])
     settle(page, i)
     note = page.evaluate("(i) => window.microdnb.explorers[i].root.querySelector('.mdx-v-timeline').textContent", i)
     texts = page.evaluate('(i) => window.microdnb.explorers[i].shown.texts', i)
-    assert f"{sequential_passes(m, settings, texts)} forward passes one after another" in note
+    assert f"{sequential_passes(m, settings, texts)} decoding passes one after another" in note
     page.evaluate('([i, s]) => window.microdnb.explorers[i].set(s)', [i, before])   # as the other tests expect
     settle(page, i)
     assert shown(page, i)['settings'] == before

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from microdnb.study.measure import clustered_difference, paired_difference
+from microdnb.study.measure import clustered_difference, name_of_token, paired_difference
 
 finite = st.floats(-100, 100, allow_nan=False, allow_subnormal=False)
 
@@ -76,3 +76,17 @@ def test_order_labels_shift_and_scale(rows, rng, shift, scale):
 def test_rejects(a, b, clusters, match):
     with pytest.raises(ValueError, match=match):
         clustered_difference(a, b, clusters)
+
+
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=30))
+def test_name_of_token_numbers_the_names(lengths):
+    """Names of these lengths, their positions concatenated: every token gets its name's index."""
+    positions = np.concatenate([np.arange(n) for n in lengths])
+    want = np.repeat(np.arange(len(lengths)), lengths)
+    assert np.array_equal(name_of_token({'positions': positions}), want)
+
+
+@pytest.mark.parametrize('positions', [[1, 2, 0], [], [[0, 1]]])
+def test_name_of_token_rejects_what_is_not_a_measure(positions):
+    with pytest.raises(ValueError, match='positions'):
+        name_of_token({'positions': np.array(positions)})

@@ -29,7 +29,7 @@
 //                                   value the controls cannot hold throws, and nothing changes
 //   x.shown                         the decode on screen; x.renders: redraws so far
 //   x.model, x.engine, x.views      the loaded model, engine.js's functions, two of the views'
-//                                   (sequentialPasses(x.shown), stepContext)
+//                                   (sequentialPasses(x.shown, x.settings()), stepContext)
 //
 // Two explorers on one page share nothing but window.microdnb.explorers: each output is its
 // own module script with its own copy of the code and the model.

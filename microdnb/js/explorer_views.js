@@ -113,32 +113,29 @@ export function timelineHTML({ model, res, step, colors, settings }) {
     }
     h += '</tr>';
   }
-  const passes = sequentialPasses(res), within = passes - 1 - res.rounds;
+  const passes = sequentialPasses(res, settings), extra = passes - res.rounds;
   return h + '</tbody></table>' + note(`A corner flag: the stream posted a note after that position; plan: its ` +
     `plan seed${res.first.some(t => t !== model.BOS) ? ' (an underlined letter: computed from that given first input)' : ''}. ` +
     `For the selected step (thick frame) a solid frame marks a note it reads, a dashed hatched one ` +
     `a note posted but not readable yet (lag ${settings.lag}). Click a cell to select its step.`) +
-    note(`${res.steps} steps in ${res.rounds} rounds: ${passes} forward passes one after another (the plan seeds, ` +
-    `then the rounds), if the streams of a round run at once. ${within ? `At lag 0 a stream reads the notes posted in ` +
-    `its own round by the streams before it, so it waits for them: ${within} more pass${within > 1 ? 'es' : ''} than ` +
-    `rounds.` : settings.lag === 0 ? 'No stream read a note posted in its own round.'
-      : `At lag ${settings.lag} no stream waits for another within a round.`}`);
+    note(`${res.steps} steps in ${res.rounds} rounds: ${passes} decoding passes one after another when every pass that ` +
+    `can be batched is (measure.forward_passes), plus one before them for the plan seeds. ${settings.lag === 0
+      ? `At lag 0 a later stream reads what an earlier one posts in the same round, so in a round where the streams ` +
+        `post they run one at a time: ${extra} pass${extra === 1 ? '' : 'es'} more than rounds.`
+      : `At lag ${settings.lag} no stream reads a note of its own round, so every round is one pass.`}`);
 }
 
-// Forward passes one after another, if the streams of a round run at once: first the plan
-// seeds (one pass on each stream's first input, all at once); then within a round a step
-// waits only for the steps whose notes it reads in that same round (lag 0: the streams before
-// it that posted this round), so a round costs its longest such chain.
-export function sequentialPasses(res) {
-  let total = 1, round = -1, depth = new Map(), longest = 0;
-  for (const e of res.events) { // in decode order: round by round, streams in order
-    if (e.pos !== round) { total += longest; round = e.pos; depth = new Map(); longest = 0; }
-    let d = 1;
-    for (const [s, r] of e.notes) if (r === e.pos) d = Math.max(d, 1 + depth.get(s));
-    depth.set(e.stream, d);
-    longest = Math.max(longest, d);
-  }
-  return total + longest;
+// Decoding passes one after another when every pass that can be batched is batched, as
+// study/measure.py forward_passes counts them (vector.bus.scheduler, batched=None): a round
+// is one pass, except at lag 0 in a round where the streams post ((p + 1) % cadence == 0):
+// there a later stream reads what an earlier one posts in that round, so the round's
+// streams run one at a time. The plan seeds (one pass before round 0) are not counted.
+export function sequentialPasses(res, { cadence, lag }) {
+  const live = new Map(); // round -> how many streams step in it
+  for (const e of res.events) live.set(e.pos, (live.get(e.pos) || 0) + 1);
+  let total = 0;
+  for (const [p, n] of live) total += lag === 0 && (p + 1) % cadence === 0 ? n : 1;
+  return total;
 }
 
 export function attentionHTML({ model, res, step, colors, settings }) {

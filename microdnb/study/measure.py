@@ -295,6 +295,16 @@ def loss_by_position(measure):
     return ps, sums / np.maximum(counts, 1), counts
 
 
+def name_of_token(measure):
+    """The index of the name each token of a `heldout_measure` result belongs to (its
+    positions restart at 0 with every name): the clusters of `clustered_difference`."""
+    pos = np.asarray(measure['positions'])
+    if pos.ndim != 1 or not len(pos) or pos[0] != 0:
+        raise ValueError("measure['positions'] must be a 1-D array of positions starting at 0 "
+                         "(a heldout_measure result)")
+    return np.cumsum(pos == 0) - 1
+
+
 def group_losses(measure):
     """Mean loss per token of each group, from a `heldout_measure` result (what
     `train.streams_loss` reports for one group, e.g. one phase-2 step)."""
