@@ -110,14 +110,16 @@ def _check_prompts(prompts, n_streams, cfg, tokenizer):
 def _check_starts(starts, n_streams, tokenizer):
     """--start values: at most one per stream, each '' (the start token) or one character of the
     checkpoint's vocabulary. Returns one first token per stream (BOS where none is given)."""
+    from .sampling import start_token
     if len(starts) > n_streams:
         raise ValueError(f"{len(starts)} --start values for {n_streams} stream(s): give at most one per stream")
-    for c in starts:
-        if c and (len(c) != 1 or c not in tokenizer.uchars):
+    starts = list(starts) + [''] * (n_streams - len(starts))
+    first_tokens = [start_token(c, tokenizer) for c in starts]
+    for c, t in zip(starts, first_tokens):
+        if t is None:
             raise ValueError(f"--start {c!r}: give one character of the checkpoint's vocabulary "
                              f"{''.join(tokenizer.uchars)!r}, or '' for the start token")
-    starts = list(starts) + [''] * (n_streams - len(starts))
-    return [tokenizer.uchars.index(c) if c else tokenizer.BOS for c in starts], starts
+    return first_tokens, starts
 
 
 def cmd_sample(args):

@@ -62,6 +62,17 @@ def check_prompts(prompts, n_streams, tokenizer, cfg):
     return [check_prompt(p, tokenizer, cfg, f'prompts[{s}] (stream {s})') for s, p in enumerate(prompts)]
 
 
+def start_token(start, tokenizer):
+    """The token a stream starts from, given as text: '' or None is the start token (BOS),
+    one character of the vocabulary is its id (the copy task's leader is given its name's
+    first letter). None if `start` is anything else; each caller says so in its own words."""
+    if start is None or start == '':
+        return tokenizer.BOS
+    if isinstance(start, str) and len(start) == 1 and start in tokenizer.uchars:
+        return tokenizer.uchars.index(start)
+    return None
+
+
 def check_first_tokens(first_tokens, n_streams, tokenizer):
     """The token each stream starts from (and seeds its plan from): BOS for every stream if
     `first_tokens` is None, else a list of n_streams token ids of the tokenizer, as ints."""

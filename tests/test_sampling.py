@@ -260,3 +260,12 @@ def test_property_any_gate_in_the_unit_interval_is_accepted_by_both(g, kind):
     a = vector.sample_parallel(PARAMS, CFG, bcfg, TOKENIZER, random.Random(0), gate=g, prompts=['a', ''])
     b = vector.sample_parallel(PARAMS, CFG, bcfg, TOKENIZER, random.Random(0), gate=float(g), prompts=['a', ''])
     assert a == b
+
+
+def test_start_token_is_bos_a_letter_or_nothing():
+    """sampling.start_token: '' or None -> BOS, one vocabulary character -> its id, else None."""
+    from microdnb.data import Tokenizer
+    from microdnb.sampling import start_token
+    tok = Tokenizer('abc')
+    assert [start_token(c, tok) for c in ('', None, 'a', 'c')] == [tok.BOS, tok.BOS, 0, 2]
+    assert [start_token(c, tok) for c in ('ab', 'd', 'A', 1, ' ')] == [None] * 5

@@ -43,7 +43,7 @@ from ..checkpoint import checkpoint_doc
 from ..config import REFERENCE_BUS, BusConfig, ModelConfig, check_float, check_int
 from ..data import Tokenizer
 from ..params import param_shapes
-from ..sampling import check_prompt
+from ..sampling import check_prompt, start_token
 from .style import STREAM_COLORS
 
 __all__ = ['Explorer', 'RANGES', 'explorer', 'explorer_page']
@@ -128,7 +128,7 @@ def _check_settings(settings, cfg, tokenizer, bus):
         check_prompt(p or None, tokenizer, cfg, f"explorer: settings prompts[{i}]")
     s['starts'] = [c or '' for c in _per_stream(s, 'starts')]
     for i, c in enumerate(s['starts']):
-        if c and (len(c) != 1 or c not in tokenizer.uchars):
+        if start_token(c, tokenizer) is None:
             raise ValueError(f"explorer: settings starts[{i}] must be '' or None (the start token) or one character "
                              f"of the vocabulary {''.join(tokenizer.uchars)!r}, got {c!r:.40}")
     s['stream'] = check_int(s.get('stream', min(1, s['streams'] - 1)), 'explorer: settings stream', 0, s['streams'] - 1)
@@ -152,7 +152,7 @@ def _per_stream(s, key):
 def _fallback_decode(arrays, cfg, tokenizer, s):
     """The initial settings' decode with the numpy engine (the page's engine.js draws the same),
     its texts with a given first letter in front, as the page shows them."""
-    first = [tokenizer.uchars.index(c) if c else tokenizer.BOS for c in s['starts']]
+    first = [start_token(c, tokenizer) for c in s['starts']]
     trace = vector.sample_parallel(arrays, cfg, BusConfig(n_streams=s['streams'], cadence=s['cadence'], lag=s['lag']),
                                    tokenizer, random.Random(s['seed']), s['temperature'], record=True, gate=s['gate'],
                                    prompts=[p or None for p in s['prompts']], first_tokens=first)

@@ -9,8 +9,8 @@
 // bit, so the same seed gives the same names; see PyRandom and decode.
 //
 // A matrix is {rows, cols, data}, data a Float64Array, row-major as the checkpoint's lists of
-// rows are. Vectors are plain arrays of doubles: V8 makes a small Array several times faster
-// than a Float64Array, and the arithmetic is the same IEEE double arithmetic.
+// rows are. Vectors are plain arrays of doubles: V8 allocates a small Array faster than a
+// Float64Array, and the arithmetic is the same IEEE double arithmetic.
 
 import { PyRandom } from './pyrandom.js';
 
@@ -167,37 +167,22 @@ export function newCache(model) {
 // Returns {logits, hidden, attn: [layer][head] weights over positions 0..pos,
 //          snc: [layer] {weights: [head] over the notes ([] without notes), delta, deltaNorm,
 //          residNorm}}, residNorm = |x| entering SNC (after self-attention), delta its gated update.
-// Each layer's matrices by their short names, looked up once per model
-const LAYERS = new WeakMap();
-function layers(model) {
-  let ls = LAYERS.get(model);
-  if (!ls) {
-    const p = model.params, at = (li, k) => p[`layer${li}.${k}`];
-    ls = Array.from({ length: model.cfg.n_layer }, (_, li) => ({ wq: at(li, 'attn_wq'), wk: at(li, 'attn_wk'),
-      wv: at(li, 'attn_wv'), wo: at(li, 'attn_wo'), fc1: at(li, 'mlp_fc1'), fc2: at(li, 'mlp_fc2') }));
-    LAYERS.set(model, ls);
-  }
-  return ls;
-}
-
 export function forward(model, cache, token, pos, notes = null, gate = gateValue(model)) {
-  const { cfg, params: p } = model, ls = layers(model);
+  const { cfg, params: p } = model;
   let x = rmsnorm(add(row(p.wte, token), row(p.wpe, pos)));
   const attn = [], snc = [];
   for (let li = 0; li < cfg.n_layer; li++) {
-    const l = ls[li];
     // 1) multi-head self-attention over this stream's past
     const xn = rmsnorm(x);
-    cache.k[li].push(linear(l.wk, xn));
-    cache.v[li].push(linear(l.wv, xn));
-    const a = attention(linear(l.wq, xn), cache.k[li], cache.v[li], cfg.n_head);
+    cache.k[li].push(linear(p[`layer${li}.attn_wk`], xn));
+    cache.v[li].push(linear(p[`layer${li}.attn_wv`], xn));
+    const a = attention(linear(p[`layer${li}.attn_wq`], xn), cache.k[li], cache.v[li], cfg.n_head);
     attn.push(a.weights);
-    x = add(linear(l.wo, a.out), x);
+    x = add(linear(p[`layer${li}.attn_wo`], a.out), x);
     // SNC: the residual queries the other streams' notes, between self-attention and the MLP
     if (notes && notes.length) {
-      const keys = new Array(notes.length), values = new Array(notes.length);
-      for (let j = 0; j < notes.length; j++) { const c = noteKV(model, notes[j]); keys[j] = c.k; values[j] = c.v; }
-      const s = attention(linear(p.snc_wq, x), keys, values, cfg.n_head);
+      const kv = notes.map(n => noteKV(model, n));
+      const s = attention(linear(p.snc_wq, x), kv.map(c => c.k), kv.map(c => c.v), cfg.n_head);
       const delta = linear(p.snc_wo, s.out);
       for (let i = 0; i < delta.length; i++) delta[i] = gate * delta[i];
       snc.push({ weights: s.weights, delta, deltaNorm: norm(delta), residNorm: norm(x) });
@@ -206,9 +191,9 @@ export function forward(model, cache, token, pos, notes = null, gate = gateValue
       snc.push({ weights: [], delta: new Float64Array(cfg.n_embd), deltaNorm: 0, residNorm: norm(x) });
     }
     // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
-    const h = linear(l.fc1, rmsnorm(x));
+    const h = linear(p[`layer${li}.mlp_fc1`], rmsnorm(x));
     for (let i = 0; i < h.length; i++) h[i] = Math.max(h[i], 0.0);
-    x = add(linear(l.fc2, h), x);
+    x = add(linear(p[`layer${li}.mlp_fc2`], h), x);
   }
   return { logits: linear(p.lm_head, x), hidden: x, attn, snc };
 }

@@ -48,13 +48,16 @@ const VIEWS = { sequentialPasses, stepContext };
 // (each stream's first input, a token id) and gives `texts` as the streams wrote them, a given
 // first letter in front (study.tasks.written_texts; `python -m microdnb sample --start` prints
 // the same).
+// A stream's given first letter as its token id; -1 if c is not one character of the vocabulary
+const startId = (model, c) => (typeof c === 'string' && [...c].length === 1 ? model.uchars.indexOf(c) : -1);
+
 export function run(model, settings = {}) {
   const { starts, ...rest } = settings;
   if (starts !== undefined && starts !== null) {
     if (!Array.isArray(starts)) throw new Error('starts must be null or a list with one entry per stream');
     rest.firstTokens = starts.map(c => {
       if (c === null || c === undefined || c === '') return null;
-      const id = typeof c === 'string' && [...c].length === 1 ? model.uchars.indexOf(c) : -1;
+      const id = startId(model, c);
       if (id < 0) throw new Error(`a start must be null or one character of the vocabulary (${model.uchars.join('')}), got ${JSON.stringify(c)}`);
       return id;
     });
@@ -365,7 +368,7 @@ export function mount(id) {
     if (k === 'stream') return within(k, v, [0, R.streams[1] - 1], true);
     if (k === 'pos') return within(k, v, [0, model.cfg.block_size - 1], true);
     if (k === 'prompts') return perStream(k, v, () => true, 'a string'); // a bad one is shown, flagged and left out
-    if (k === 'starts') return perStream(k, v, c => [...c].length === 1 && model.uchars.includes(c), 'one character of the vocabulary');
+    if (k === 'starts') return perStream(k, v, c => startId(model, c) >= 0, 'one character of the vocabulary');
     throw new Error(`unknown setting ${k}; the settings are gate, cadence, lag, streams, temperature, seed, prompts, starts, stream, pos`);
   };
   Object.assign(api, {
