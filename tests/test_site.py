@@ -220,6 +220,10 @@ def test_page(page_name, site, server, browser, latencies):
             if urlsplit(r.url).netloc == origin else None)
     page.on("response", lambda r: failed.append(f"{r.url} -> HTTP {r.status}")
             if r.status >= 400 else None)
+    in_flight = {}   # every request the page makes, until it finishes or fails
+    page.on("request", lambda r: in_flight.__setitem__(id(r), r.url))
+    page.on("requestfinished", lambda r: in_flight.pop(id(r), None))
+    page.on("requestfailed", lambda r: in_flight.pop(id(r), None))
     try:
         page.goto(f"{server}/{page_name}.html", wait_until="load")
         has_widget_state = "application/vnd.jupyter.widget-state+json" in html
@@ -232,7 +236,13 @@ def test_page(page_name, site, server, browser, latencies):
                 " const done = Array.from(document.querySelectorAll('.widget-subarea'))"
                 ".filter((d) => d.childElementCount > 0).length; return n > 0 && done >= n; }",
                 timeout=120_000)
-        page.wait_for_load_state("networkidle")
+        # every request answered (so `failed` is complete): each one, finished or failed, not
+        # Playwright's "no connection for 500 ms", which a loaded 2-core machine can miss
+        for _ in range(1200):
+            if not in_flight:
+                break
+            page.wait_for_timeout(100)
+        assert not in_flight, f"{page_name}: requests still unanswered after 120 s: {sorted(in_flight.values())}"
         undecoded = page.evaluate(UNDECODED_IMAGES_JS)
 
         n_sliders = page.locator(".widget-slider .noUi-handle").count()
