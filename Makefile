@@ -24,6 +24,14 @@ REQS ?= requirements.lock
 # Same environment for the book build, pytest and nbval.
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
+# The same floating-point code on every x86-64 machine, so the stored outputs (every digit
+# nbval compares) do not depend on the CPU: numpy's AVX-512 loops (exp, log, sums) and
+# OpenBLAS's per-CPU kernels round differently from the AVX2 ones. Pinned to what any
+# AVX2 machine runs: numpy's AVX2 dispatch (AVX-512 off) and OpenBLAS's Haswell kernel,
+# one thread. (tests/conftest.py sets the same for a pytest started by hand.)
+export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
+export OPENBLAS_CORETYPE := Haswell
+export OPENBLAS_NUM_THREADS := 1
 # Prefer the kernelspec inside .venv over any user-level one.
 export JUPYTER_PREFER_ENV_PATH := 1
 ifdef MICRODNB_NAMES

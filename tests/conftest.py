@@ -13,6 +13,7 @@ Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (or pytest --hypothesis-prof
 """
 import os
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -20,6 +21,19 @@ import pytest
 from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The Makefile pins the floating-point code numpy and OpenBLAS run (its comment says why);
+# a pytest started by hand gets the same pins, read from the Makefile so they are written
+# once. They must be in the environment before numpy is first imported (nbval's kernels and
+# the CLI's subprocesses inherit them).
+FLOAT_PINS = dict(re.findall(r'^export ((?:NPY|OPENBLAS)_[A-Z_]+) := (.*)$',
+                             (REPO / 'Makefile').read_text(), re.M))
+_unpinned = sorted(set(FLOAT_PINS) - set(os.environ))
+if _unpinned and 'numpy' in sys.modules:
+    raise RuntimeError(f"numpy was imported before tests/conftest.py could set {_unpinned}; "
+                       "run the tests through `make`, or set them as the Makefile does")
+for _name in _unpinned:
+    os.environ[_name] = FLOAT_PINS[_name]
 if str(REPO) not in sys.path:  # importable without `pip install -e .`
     sys.path.insert(0, str(REPO))
 

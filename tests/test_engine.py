@@ -29,13 +29,15 @@ SHORT_DOCS = ['ava', 'mia', 'zoe', 'ella', 'emma', 'liam', 'noah', 'amy']
 TOKENIZER = Tokenizer.from_docs(DOCS)
 
 
-def close(a, b, rtol=RTOL):
-    """|a - b| <= rtol * (largest |entry|): relative to the matrix's scale, so that entries
-    that are tiny by cancellation do not demand more digits than the computation has."""
+def close(a, b, rtol=RTOL, atol=1e-15):
+    """|a - b| <= rtol * (largest |entry|) + atol: relative to the matrix's scale, so that
+    entries that are tiny by cancellation do not demand more digits than the computation
+    has; `atol` for a matrix that is zero in exact arithmetic, where rounding leaves ~1e-18
+    (the query gradient when every note a reader sees is the same plan seed)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     assert a.shape == b.shape, (a.shape, b.shape)
     scale = max(np.abs(a).max(initial=0), np.abs(b).max(initial=0))
-    return np.abs(a - b).max(initial=0) <= rtol * scale
+    return np.abs(a - b).max(initial=0) <= rtol * scale + atol
 
 
 def scalar_grads(state_dict, keys):
