@@ -28,12 +28,6 @@ def get_engine(engine):
     return ENGINES[engine]
 
 
-def reference_docs(seed=42, docs=None):
-    """The names in the order the reference trains on them (shuffled by random.Random(seed)),
-    and the tokenizer built from them. docs=None loads the verified names.txt."""
-    return setup(seed, docs, engine=None)[:2]
-
-
 def setup(seed=42, docs=None, engine='numpy'):
     """The reference's first lines: shuffle the names with random.Random(seed), build the
     tokenizer and the default ModelConfig, then draw the parameters from the same generator.

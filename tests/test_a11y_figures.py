@@ -10,6 +10,7 @@ And `display` carries the description to the reader: `show` as the <img>'s alt,
 """
 import base64
 import html
+import io
 import math
 import random
 import re
@@ -317,7 +318,10 @@ def test_png_is_deterministic_and_carries_its_description():
     assert b'Software' not in a
     assert display.png_description(b'not a png') is None
     fig, _ = plt.subplots()
-    assert display.png_description(style.fig_to_png(fig)) is None
+    plain = io.BytesIO()
+    fig.savefig(plain, format='png')
+    plt.close(fig)
+    assert display.png_description(plain.getvalue()) is None
 
 
 # ---------------------------------------------------------------- tables

@@ -1,6 +1,7 @@
-// microdnb's inference engine for the browser: the numpy engine (microdnb/vector/model.py
-// and layers.py) written out one position at a time, with no dependencies, so a page can
-// re-run the model on every slider move. Read it next to vector/model.py and sample.py: same names (n_embd, wte,
+// microdnb's inference engine for the browser: inference as the numpy engine does it
+// (microdnb/vector/), written out one position at a time as the scalar engine runs it
+// (scalar/model.py gpt, scalar/sample.py), with no dependencies, so a page can re-run the
+// model on every slider move. Read it next to scalar/model.py and sample.py: same names (n_embd, wte,
 // layer0.attn_wq, snc_gate, notes_proj, planner_proj, cadence, lag, ...), same order of
 // floating-point operations where it changes rounding (x * (1 / n), e * (1 / total),
 // logits * (1 / temperature)). Sums run left to right, where numpy's BLAS and pairwise
@@ -8,9 +9,10 @@
 // (tests/test_js_engine.py measures it). The draws are CPython's random.Random, bit for
 // bit, so the same seed gives the same names; see PyRandom and decode.
 //
-// A matrix is {rows, cols, data}, data a Float64Array, row-major as the checkpoint's lists of
-// rows are. Vectors are plain arrays of doubles: V8 allocates a small Array faster than a
-// Float64Array, and the arithmetic is the same IEEE double arithmetic.
+// A weight matrix is {rows, cols, data}, data a Float64Array, row-major as the checkpoint's
+// lists of rows are. Vectors (activations, attention weights, probabilities) are plain arrays
+// of doubles: V8 allocates a small Array faster than a Float64Array, and the arithmetic is
+// the same IEEE double arithmetic.
 
 import { PyRandom } from './pyrandom.js';
 
@@ -119,7 +121,7 @@ export const probs = (logits, temperature = 1) => {
 };
 
 // Scaled dot-product attention of one query q (E) over keys/values (lists of E-vectors),
-// head by head. Returns {out (E), weights: per head a Float64Array over the keys}.
+// head by head. Returns {out (E), weights: per head an array over the keys}.
 function attention(q, keys, values, n_head) {
   const E = q.length, hd = E / n_head, scale = 1.0 / Math.sqrt(hd);
   const out = new Array(E), weights = [];
@@ -146,7 +148,6 @@ function attention(q, keys, values, n_head) {
 // One position through the GPT (vector.model.forward with B = T = 1)
 // ---------------------------------------------------------------------------------------
 
-// A stream's key/value cache: per layer, one key and one value vector per position so far.
 // A note's SNC key and value, computed once per snapshot (they depend on nothing else)
 const KV = new WeakMap();
 function noteKV(model, n) {
@@ -155,6 +156,7 @@ function noteKV(model, n) {
   return c;
 }
 
+// A stream's key/value cache: per layer, one key and one value vector per position so far.
 export function newCache(model) {
   const L = model.cfg.n_layer;
   return { k: Array.from({ length: L }, () => []), v: Array.from({ length: L }, () => []) };
@@ -188,7 +190,7 @@ export function forward(model, cache, token, pos, notes = null, gate = gateValue
       snc.push({ weights: s.weights, delta, deltaNorm: norm(delta), residNorm: norm(x) });
       x = add(x, delta);
     } else { // nothing to read: no weights, a zero delta
-      snc.push({ weights: [], delta: new Float64Array(cfg.n_embd), deltaNorm: 0, residNorm: norm(x) });
+      snc.push({ weights: [], delta: new Array(cfg.n_embd).fill(0), deltaNorm: 0, residNorm: norm(x) });
     }
     // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
     const h = linear(p[`layer${li}.mlp_fc1`], rmsnorm(x));

@@ -4,10 +4,12 @@
 microgpt. The SNC / planner parameters are drawn after the trunk's, so the trunk
 is initialised exactly as in the original microgpt for the same seed.
 """
+from ..config import check_init
+from ..params import param_shapes
 from .autograd import Value
-from ..params import check_init, param_shapes
 from .layers import linear, matrix, multi_head_attention, rmsnorm
 from .snc import snc_cross_attention
+
 
 def init_params(cfg, rng):
     """A fresh state_dict, drawing from `rng` (a random.Random) in the reference's order:

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..params import check_init, param_shapes
+from ..config import ModelConfig, check_init
+from ..params import param_shapes
 
 
 def params_from(params):
