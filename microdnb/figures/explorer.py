@@ -79,33 +79,6 @@ class Explorer:
         return self.html
 
 
-def _as_arrays(params, cfg):
-    """Any engine's parameters (rows of Values or floats, 2-D arrays) as float64 arrays of
-    exactly cfg's matrices; ValueError naming the first that does not fit."""
-    if not isinstance(params, dict) or not params:
-        raise ValueError(f"explorer: params must be a dict name -> matrix (any engine's), got {type(params).__name__}")
-    shapes = param_shapes(cfg)
-    missing, extra = [n for n in shapes if n not in params], sorted(set(params) - set(shapes))
-    if missing or extra:
-        raise ValueError(f"explorer: params do not match the config ({cfg}): "
-                         + '; '.join(f"{what} {', '.join(map(repr, names[:4]))}{' ...' if len(names) > 4 else ''}"
-                                     for what, names in (('missing', missing), ('not in it', extra)) if names))
-    arrays = {}
-    for name, shape in shapes.items():
-        try:
-            m = params[name].tolist() if hasattr(params[name], 'tolist') else params[name]  # numpy: plain floats
-            arr = np.array([[float(getattr(v, 'data', v)) for v in row] for row in m], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"explorer: params[{name!r}] is not a {shape[0]}x{shape[1]} matrix of numbers") from None
-        if arr.shape != shape:
-            raise ValueError(f"explorer: params[{name!r}] is {'x'.join(map(str, arr.shape))}, but the config "
-                             f"needs {shape[0]}x{shape[1]}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"explorer: params[{name!r}] has a non-finite number")
-        arrays[name] = arr
-    return arrays
-
-
 def _check_settings(settings, cfg, tokenizer, bus):
     """The initial settings, with defaults from `bus` and DEFAULTS, each within RANGES."""
     if settings is None:
@@ -234,9 +207,9 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     if title is not None and not isinstance(title, str):
         raise ValueError(f"explorer: title must be a string or None, got {type(title).__name__}")
     title = ' '.join((title or 'Explore the model').split())
-    arrays = _as_arrays(params, cfg)
+    doc = checkpoint_doc(params, cfg, tokenizer, bus_cfg, meta, caller='explorer')
+    arrays = vector.params_from(doc['params'])
     s = _check_settings(settings, cfg, tokenizer, bus_cfg or REFERENCE_BUS)
-    doc = checkpoint_doc(arrays, cfg, tokenizer, bus_cfg, meta, caller='explorer')
     assert list(doc)[-1] == 'params'
     empty = json.dumps({**doc, 'params': {}}, allow_nan=False)   # save_checkpoint's json.dump, params left out
     head = empty[:-len('{}}')]

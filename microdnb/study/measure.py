@@ -2,9 +2,9 @@
 
 Bus bookkeeping (`bus_stats`, `forward_passes`) needs no model. The model measurements
 (held-out loss under the control conditions of `controls`, the SNC delta's size, the plan
-seeds) run on the numpy engine; given the scalar engine's `Value` parameters they convert
-them to numpy first, so a test can build a model with the scalar engine and check these
-numbers against its own forward.
+seeds) run on the numpy engine, on any engine's parameters (read with `vector.params_from`),
+so a test can build a model with the scalar engine and check these numbers against its own
+forward.
 """
 import math
 import random
@@ -125,12 +125,6 @@ def heldout_groups(docs, n_groups=200, group_size=2, tail=400):
     return [tuple(pool[g * group_size:(g + 1) * group_size]) for g in range(n_groups)]
 
 
-def _np_params(params):
-    """numpy parameters from numpy or scalar (Value) parameters."""
-    first = next(iter(params.values()))
-    return vector.params_from(params) if isinstance(first, list) else params
-
-
 def _token_groups(groups, tokenizer):
     if not groups or any(isinstance(g, str) or not g for g in groups):
         raise ValueError("groups must be a non-empty list of tuples of names (see heldout_groups)")
@@ -150,7 +144,7 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, condition='notes', rat
     controls.check_condition(condition, tuple(c for c in controls.CONDITIONS if c != 'repaired'))
     if ratios and condition != 'notes':
         raise ValueError("ratios are measured with the notes as trained only (condition='notes')")
-    params = _np_params(params)
+    params = vector.params_from(params)
     token_groups = _token_groups(groups, tokenizer)
     report, snc_ratios = {}, []
     if ratios:  # the bus as trained, and what SNC added to the residual at each token
@@ -184,7 +178,7 @@ def with_gate(params, gate):
     """A copy of numpy `params` whose SNC gate is `gate` (0 < gate <= 1; 1 means the logit 40,
     where sigmoid is 1.0 in float64)."""
     gate = check_float(gate, 'gate', 0.0, 1.0, min_open=True)
-    out = {k: v.copy() for k, v in _np_params(params).items()}
+    out = vector.params_from(params)
     out['snc_gate'][0, 0] = 40.0 if gate == 1 else math.log(gate / (1 - gate))
     return out
 
@@ -192,7 +186,7 @@ def with_gate(params, gate):
 def plan_seeds(params, cfg, bcfg, tokenizer, groups):
     """Every plan seed any stream read while the groups were decoded, as rows of an array
     (taken off the bus through the engine's notes hook, not recomputed)."""
-    params = _np_params(params)
+    params = vector.params_from(params)
     seeds = []
 
     def grab(reader, round_, labels, notes):
@@ -207,7 +201,7 @@ def first_token_probs(params, cfg, bcfg, tokenizer, reader=0):
     """The model's distribution (temperature 1) of a name's first character, for stream
     `reader` of `bcfg.n_streams` streams that all start from BOS (at position 0 SNC can
     only read plan seeds), and for the trunk alone. Returns (with_bus, trunk) arrays."""
-    params = _np_params(params)
+    params = vector.params_from(params)
     reader = check_int(reader, 'reader', 0, bcfg.n_streams - 1)
     empty = [tokenizer.BOS, tokenizer.BOS]
     logp = vector.streams_log_probs(params, cfg, bcfg, [empty] * bcfg.n_streams)[reader][0]
