@@ -5,11 +5,11 @@ The package is layered; a layer imports only from the layers above it in this li
 
 Foundations
   config       settings as checked dataclasses, the validators, the reference's bus
-  data         the names dataset shipped in the package, and the character tokenizer
+  data         the names dataset shipped in the package, the character tokenizer, and
+               which names each phase-2 step of the reference trains on
   bus          the Notes Bus's rules: when a stream posts, what a reader may read
   params       the parameter layout both engines and checkpoints share
   sampling     what a sampler needs, and the reference's one random draw per token
-  schedule     the reference's phase-2 schedule: which names each step trains on
   checkpoint   parameters + configs + vocabulary as strict JSON, checked on load
   fileio       writing files so that nothing is lost, and checking output paths
 Engines (same functions in both; neither imports the other)

@@ -13,7 +13,7 @@ from microdnb import vector
 from microdnb.scalar import model, sample, train
 from microdnb.bus import visibility
 from microdnb.config import BusConfig, ModelConfig, TrainConfig
-from microdnb.data import Tokenizer
+from microdnb.data import Tokenizer, phase2_docs
 from microdnb.params import SNC_KEYS, base_keys, param_shapes
 from microdnb.scalar.model import param_list
 from microdnb.data import names_path
@@ -282,7 +282,7 @@ def test_groups_fn_replaces_the_phase2_documents():
     vector.train_phase2(a, cfg, tcfg, bcfg, DOCS, TOKENIZER)
     vector.train_phase2(b, cfg, tcfg, bcfg, None, TOKENIZER,
                         groups_fn=lambda step: [TOKENIZER.encode(d)
-                                                for d in train.phase2_docs(DOCS, step, 2)])
+                                                for d in phase2_docs(DOCS, step, 2)])
     assert all(np.array_equal(a[k], b[k]) for k in a)
     c = dict((k, v.copy()) for k, v in params.items())
     vector.train_phase2(c, cfg, tcfg, bcfg, None, TOKENIZER,

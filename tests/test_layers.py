@@ -1,6 +1,6 @@
 """The package's layers import downward only (the rule in the README's architecture notes).
 
-foundations  config, data, bus, params, sampling, schedule, checkpoint, fileio
+foundations  config, data, bus, params, sampling, checkpoint, fileio
 engines      scalar/ (no numpy), vector/ : neither imports the other
 reference    the reference set-up and `replicate`, over both engines
 study        tasks, controls, measurements, experiments
@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, subprocess_env
 
 PKG = REPO / 'microdnb'
-FOUNDATIONS = {'config', 'data', 'bus', 'params', 'sampling', 'schedule', 'checkpoint', 'fileio'}
+FOUNDATIONS = {'config', 'data', 'bus', 'params', 'sampling', 'checkpoint', 'fileio'}
 RANK = {'foundations': 0, 'scalar': 1, 'vector': 1, 'reference': 2, 'study': 3, 'figures': 4, 'cli': 5}
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..config import BusConfig
-from ..vector.bus import scheduler
+from ..vector.bus import round_blocks
 from .prep import smooth
 from .style import GREY, STREAM_COLORS, WIDTH, stream_color
 
@@ -133,7 +133,7 @@ def decode_figure(trace, tokenizer, bcfg=None):
     steps = sum(lengths)
     per_round = None
     if bcfg is not None:
-        blocks = scheduler(bcfg, None)
+        blocks = round_blocks(bcfg, None)
         per_round = [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]
     top = 1.9 if per_round else 1.6   # where the parallel rows start
     fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * (n_streams + 2) + (1.3 if per_round else 0.9)))

@@ -27,7 +27,7 @@ def decode_conditions(state, spec, params, conditions=controls.CONDITIONS):
     groups, shuffled donors and re-paired partners), but with every name's losses kept, so
     that standard errors can be taken over names. Returns (losses, reports, groups):
     losses[condition][g][s] per-position losses, 'repaired' put back in the original groups'
-    order (`realign`); reports[condition] what `controls.decode` reports ('shuffled':
+    order (`realign`); reports[condition] what `controls.losses_under` reports ('shuffled':
     fallbacks and dropped notes); groups the texts of each group."""
     bus = BusConfig(n_streams=spec.n_streams, cadence=spec.cadence, lag=spec.lag)
     groups, token_groups = state.eval_groups(spec.task, spec.n_streams)
@@ -37,14 +37,14 @@ def decode_conditions(state, spec, params, conditions=controls.CONDITIONS):
     names = [''.join(g) for g in groups]
     losses, reports = {}, {}
     for c in conditions:
-        got, reports[c] = controls.decode(params, state.cfg, bus, token_groups, c, names, repaired)
+        got, reports[c] = controls.losses_under(params, state.cfg, bus, token_groups, c, names, repaired)
         losses[c] = realign(got, sources) if c == 'repaired' else got
     return losses, reports, groups
 
 
 def name_sums(losses, stream=None):
     """Per group, the summed loss (nats) and the number of tokens, of one stream or of all
-    streams: `losses` is what `controls.decode` returns (losses[g][s], per-position arrays).
+    streams: `losses` is what `controls.losses_under` returns (losses[g][s], per-position arrays).
     A group is one name (split, copy) or one set of names (independent): the unit whose
     tokens are correlated, so the unit a standard error counts."""
     if not losses:
@@ -55,7 +55,7 @@ def name_sums(losses, stream=None):
 
 
 def realign(losses, sources):
-    """The losses of re-paired groups (`controls.decode` under 'repaired'), put back in the
+    """The losses of re-paired groups (`controls.losses_under` under 'repaired'), put back in the
     original groups' order: out[h][s] is stream s's losses from the re-paired group that took
     it from original group h (`sources` is `tasks.repair_sources`, drawn as `tasks.repair`
     drew it). Then every group has the same texts as under the other conditions, and
@@ -101,7 +101,7 @@ def name_mean(values):
 
 
 def heldout_table(losses, stream=None, base='trunk'):
-    """Rows: per condition of `losses` ({condition: controls.decode losses}, all decoded on
+    """Rows: per condition of `losses` ({condition: controls.losses_under losses}, all decoded on
     the same groups), the held-out loss per token of `stream` (None: all streams), and the
     change from `base` with its standard error over names (`name_difference`)."""
     if base not in losses:

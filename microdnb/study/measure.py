@@ -15,7 +15,7 @@ from .. import vector
 from ..bus import visibility
 from ..config import REFERENCE_BUS, BusConfig, ModelConfig, TrainConfig, check_float, check_int
 from ..reference import N_STREAMS_INFER
-from ..vector.bus import scheduler
+from ..vector.bus import round_blocks
 from ..vector.layers import softmax
 from . import controls
 
@@ -59,7 +59,7 @@ def bus_stats(lengths, cadence, lag, ended=()):
 def forward_passes(lengths, cadence, lag):
     """How many forward passes, one after another, a parallel decode of streams running
     `lengths` positions needs when every pass that can be batched is batched: the blocks
-    the numpy engine's scheduler (`vector.bus.scheduler`, batched=None) runs.
+    the numpy engine's `vector.bus.round_blocks` (batched=None) runs.
 
     lag >= 1: one pass per round (no stream reads its own round's posts).
     lag 0: in a round where nobody posts, every stream reads the same notes whatever
@@ -67,7 +67,7 @@ def forward_passes(lengths, cadence, lag):
     streams' fresh notes, so the live streams go one at a time.
     """
     lengths = _check_lengths(lengths)
-    blocks = scheduler(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
+    blocks = round_blocks(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
     return sum(len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths)))
 
 
@@ -138,7 +138,7 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, condition='notes', rat
     Returns a dict: loss (mean per token over every token of every group), n_tokens,
     losses (per token: group by group, stream by stream), positions and groups (the
     position and the group index of each of those tokens); for 'shuffled' also fallbacks
-    and dropped_notes (see controls.decode); with ratios=True ('notes' only) ratios: per
+    and dropped_notes (see controls.losses_under); with ratios=True ('notes' only) ratios: per
     token and layer that read at least one note, |SNC delta| / |residual it is added to|.
     """
     controls.check_condition(condition, tuple(c for c in controls.CONDITIONS if c != 'repaired'))
@@ -159,7 +159,7 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, condition='notes', rat
                     if t < len(r) and trace['read'][t]:
                         snc_ratios.extend(r[t])
     else:
-        per_group, report = controls.decode(params, cfg, bcfg, token_groups, condition, keys=groups)
+        per_group, report = controls.losses_under(params, cfg, bcfg, token_groups, condition, keys=groups)
     losses, positions, group_index = [], [], []
     for g, streams in enumerate(per_group):
         for nll in streams:

@@ -19,7 +19,7 @@ def evaluate(params, cfg, bcfg, token_groups, condition, names=None, repaired_gr
     Returns {'loss' (mean per token), 'by_stream' (mean per token of each stream),
     'nats_per_group', 'n_tokens'}, and for 'shuffled' 'fallbacks' and 'dropped_notes'.
     """
-    losses, report = controls.decode(params, cfg, bcfg, token_groups, condition, names, repaired_groups)
+    losses, report = controls.losses_under(params, cfg, bcfg, token_groups, condition, names, repaired_groups)
     k = len(token_groups[0])
     sums, counts = np.zeros(k), np.zeros(k)
     for streams in losses:

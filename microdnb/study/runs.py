@@ -23,7 +23,7 @@ from . import controls, tasks
 from .measure import forward_passes
 from .metrics import evaluate, sample_groups, sequential_nats, snc_delta_norm, task_metric
 from .results import FORMAT, jsonable, provenance
-from .spec import RunSpec, Settings, plan_runs, schedule
+from .spec import RunSpec, Settings, plan_runs, train_config
 
 # the conditions the sampled task metric is measured under
 SAMPLED = ('notes', 'trunk', 'plan_only')
@@ -54,7 +54,7 @@ class SeedState:
         self.tokenizer = Tokenizer.from_docs(docs)
         self.cfg = ModelConfig(vocab_size=self.tokenizer.vocab_size)
         self.trunk = vector.init_params(self.cfg, rng)
-        vector.train_phase1(self.trunk, self.cfg, schedule(settings, 'ours'), self.train_names, self.tokenizer)
+        vector.train_phase1(self.trunk, self.cfg, train_config(settings, 'ours'), self.train_names, self.tokenizer)
         self.trunk_seconds = time.perf_counter() - t0
         progress(f"[seed {seed}] trunk trained ({settings.trunk_steps} steps) in {self.trunk_seconds:.1f} s")
 
@@ -77,7 +77,7 @@ class SeedState:
         s, tok, cfg = self.settings, self.tokenizer, self.cfg
         task, k = spec.task, spec.n_streams
         bcfg = BusConfig(n_streams=k, cadence=spec.cadence, lag=spec.lag)
-        tcfg = schedule(s, spec.schedule)
+        tcfg = train_config(s, spec.schedule)
         train_groups = tasks.make_groups(task, self.train_names, k, tcfg.snc_steps, self.rng(task, k, 'train'))
         if spec.train == 'repaired':
             train_groups = tasks.repair(train_groups, self.rng(task, k, 'train-repair'))
@@ -104,7 +104,7 @@ class SeedState:
         s, tok, cfg = self.settings, self.tokenizer, self.cfg
         task, k = spec.task, spec.n_streams
         bcfg = BusConfig(n_streams=k, cadence=spec.cadence, lag=spec.lag)
-        tcfg = schedule(s, spec.schedule)
+        tcfg = train_config(s, spec.schedule)
         groups, token_groups = self.eval_groups(task, k)
         sample = groups[:s.n_sample_groups]
         if spec.sample:  # SNC's output before phase 2, to compare with after

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..bus import emits
 from ..sampling import check_parallel, check_prompt, check_sampling, decode_event, draw, parallel_trace, single_trace
-from .bus import Bus, read_notes, scheduler
+from .bus import Bus, read_notes, round_blocks
 from .layers import softmax
 from .model import KVCache, forward
 from .params import Weights, gate_value
@@ -54,7 +54,7 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
     first_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, rng, temperature,
                                                 first_tokens, gate, prompts)
     S = bcfg.n_streams
-    groups = scheduler(bcfg, batched)
+    groups = round_blocks(bcfg, batched)
     W = Weights(params, cfg, gate_value(params) if gate is None else gate)
     bus = Bus(cfg, S, bcfg.cadence, bcfg.lag)
     stream_tokens = list(first_tokens)
