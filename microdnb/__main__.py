@@ -109,17 +109,15 @@ def _check_prompts(prompts, n_streams, cfg, tokenizer):
 
 def _check_starts(starts, n_streams, tokenizer):
     """--start values: at most one per stream, each '' (the start token) or one character of the
-    checkpoint's vocabulary. Returns one first token per stream (BOS where none is given)."""
+    checkpoint's vocabulary. Returns one start letter per stream ('' where none is given)."""
     from .sampling import start_token
     if len(starts) > n_streams:
         raise ValueError(f"{len(starts)} --start values for {n_streams} stream(s): give at most one per stream")
-    starts = list(starts) + [''] * (n_streams - len(starts))
-    first_tokens = [start_token(c, tokenizer) for c in starts]
-    for c, t in zip(starts, first_tokens):
-        if t is None:
+    for c in starts:
+        if start_token(c, tokenizer) is None:
             raise ValueError(f"--start {c!r}: give one character of the checkpoint's vocabulary "
                              f"{''.join(tokenizer.uchars)!r}, or '' for the start token")
-    return first_tokens, starts
+    return list(starts) + [''] * (n_streams - len(starts))
 
 
 def cmd_sample(args):
@@ -135,13 +133,13 @@ def cmd_sample(args):
             raise ValueError(f"{', '.join(given)} act(s) on the Notes Bus, which one stream does not use: "
                              f"add --streams 2 (or more)")
         if args.start:
-            raise ValueError("--start gives a stream of a parallel group its first input (the trunk alone "
+            raise ValueError("--start gives a stream of a parallel group its start letter (the trunk alone "
                              "always starts from the start token): add --streams 2 (or more), or use --prompt")
     num = 1 if args.json else (args.num or 10)
     ck = load_checkpoint(args.checkpoint)
     cfg, tokenizer = ck['cfg'], ck['tokenizer']
     prompts = _check_prompts(args.prompt or [], args.streams, cfg, tokenizer)
-    first_tokens, starts = _check_starts(args.start or [], args.streams, tokenizer)
+    starts = _check_starts(args.start or [], args.streams, tokenizer)
     eng = get_engine(args.engine)
     params = eng.params_from(ck['params'])
     rng = random.Random(args.seed)
@@ -161,10 +159,9 @@ def cmd_sample(args):
         if args.prompt:
             kwargs['prompts'] = prompts
         if args.start:
-            kwargs['first_tokens'] = first_tokens
-        for _ in range(num):   # a given first letter is part of what the stream wrote
-            texts = eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature, **kwargs)['texts']
-            groups.append([c + t for c, t in zip(starts, texts)])
+            kwargs['starts'] = starts
+        for _ in range(num):
+            groups.append(eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature, **kwargs)['texts'])
     if args.json:
         print(json.dumps({'texts': groups[0]}))
     else:
@@ -321,9 +318,9 @@ def build_parser():
                    help="the first letters of a stream's name; repeat once per stream, in stream order "
                         "(default: none; streams without one start empty)")
     s.add_argument('--start', action='append', default=None, metavar='LETTER',
-                   help="the character a stream starts from instead of the start token (its input at position 0 "
-                        "and its plan seed's, as the copy task's leader); repeat once per stream, in stream order, "
-                        "'' for the start token (default: none); the printed name begins with it")
+                   help="a stream's start letter, which it starts from instead of the start token (its input at "
+                        "position 0 and its plan seed's, as the copy task's leader); repeat once per stream, in stream "
+                        "order, '' for the start token (default: none); the printed name begins with it")
     s.add_argument('--engine', choices=sorted(ENGINES), default='scalar', help='engine that samples')
     s.add_argument('--json', action='store_true', help='print one line {"texts": [...]} for one group')
     s.set_defaults(func=cmd_sample)

@@ -96,9 +96,8 @@ def test_trunk_makes_every_snc_delta_zero_when_sampling(open_bus):
     tok, cfg, params = open_bus
     bcfg = BusConfig(n_streams=3, cadence=1, lag=0)
     group = ('emma',) * 3
-    first = tasks.first_tokens('copy', group, tok)
     traces = {c: vector.sample_parallel(params, cfg, bcfg, tok, random.Random(0), 1.0, record=True,
-                                        first_tokens=first, notes_hook=controls.hook(c))
+                                        starts=tasks.starts('copy', group), notes_hook=controls.hook(c))
               for c in ('trunk', 'notes')}
     assert len(traces['trunk']['events']) > 6
     for event in traces['trunk']['events']:

@@ -332,8 +332,7 @@ def test_sample_parallel_same_draws_and_trace(lag):
     state_dict, params = make(cfg, seed=lag, gate=0.0)
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
     rng_s, rng_n = random.Random(lag), random.Random(lag)
-    first = [TOKENIZER.BOS, 0, 3]
-    for kw in ({}, {'first_tokens': first}):
+    for kw in ({}, {'starts': [None, TOKENIZER.uchars[0], TOKENIZER.uchars[3]]}):
         ref = sample.sample_parallel(state_dict, cfg, bcfg, TOKENIZER, rng_s, 0.8, record=True, **kw)
         got = vector.sample_parallel(params, cfg, bcfg, TOKENIZER, rng_n, 0.8, record=True, **kw)
         assert_same_trace(ref, got)

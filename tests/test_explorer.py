@@ -168,18 +168,16 @@ def shown(page, i=0):
 
 
 def numpy_texts(m, s):
-    """The numpy engine's names for explorer settings s (a given first letter in front, as
-    study.tasks.written_texts puts the copy task's leader's letter back)."""
+    """The numpy engine's names for explorer settings s (each beginning with its start letter)."""
     S = s.get('streams', m['bus'].n_streams)
     prompts = s.get('prompts')
     starts = [c or '' for c in (s.get('starts') or [])] + [''] * (S - len(s.get('starts') or []))
-    texts = vector.sample_parallel(
+    return vector.sample_parallel(
         m['params'], m['cfg'], BusConfig(n_streams=S, cadence=s.get('cadence', m['bus'].cadence),
                                          lag=s.get('lag', m['bus'].lag)),
         m['tok'], random.Random(int(s.get('seed', 42))), s.get('temperature', 0.5), gate=s.get('gate'),
         prompts=None if prompts is None else [p or None for p in prompts] + [None] * (S - len(prompts)),
-        first_tokens=[m['tok'].uchars.index(c) if c else m['tok'].BOS for c in starts])['texts']
-    return [c + t for c, t in zip(starts, texts)]
+        starts=starts)['texts']
 
 
 def sequential_passes(m, s, texts):
@@ -454,9 +452,9 @@ def test_cadence_streams_temperature_seed_and_prompts(page, models):
 
 
 def test_a_stream_given_its_first_letter(page, models):
-    """The first-input select: by keyboard, stream 0 starts from a letter (its input at
+    """The start-letter select: by keyboard, stream 0 starts from a letter (its input at
     position 0 and its plan seed's, as the copy task's leader): the names are the numpy
-    engine's with first_tokens, the letter underlined in front and shown on the plan seed."""
+    engine's with starts, the letter underlined in front and shown on the plan seed."""
     m = models[0]
     press(page, 0, 'select[data-k=streams]', 'Home')
     got = press(page, 0, 'select[data-k=start][data-s="0"]', 'Home', *['ArrowDown'] * 13)   # '' a b ... m

@@ -150,7 +150,7 @@ def run_numpy(case):
     def spy(x):
         scaled.extend(np.array(x).reshape(-1, x.shape[-1]))
         return softmax(x)
-    kwargs = {'first_tokens': case['first'], 'gate': case['gate']}
+    kwargs = {'starts': starts_of(case), 'gate': case['gate']}
     if case.get('prompts') is not None:
         kwargs['prompts'] = case['prompts']
     with patched(ENGINE_MODULE, 'softmax', spy):
@@ -172,7 +172,13 @@ def run_numpy(case):
 def js_settings(case):
     return {'gate': case['gate'], 'cadence': case['bcfg'].cadence, 'lag': case['bcfg'].lag,
             'streams': case['bcfg'].n_streams, 'temperature': case['temperature'],
-            'seed': str(case['seed']), 'prompts': case.get('prompts'), 'firstTokens': case['first']}
+            'seed': str(case['seed']), 'prompts': case.get('prompts'), 'starts': starts_of(case)}
+
+
+def starts_of(case):
+    """The start letters of case['first'] (token ids): None for BOS."""
+    tok = case['tok']
+    return [None if t == tok.BOS else tok.uchars[t] for t in case['first']]
 
 
 DECODE_ALL = """
@@ -418,8 +424,8 @@ def test_bad_settings_are_refused(page, trained):
       const bad = [{gate: 1.5}, {gate: -0.1}, {cadence: 0}, {lag: -1}, {lag: 0.5}, {streams: 0},
                    {temperature: 0}, {temperature: Infinity}, {temperature: 1000}, {streams: 65},
                    {streams: 2, prompts: ['a']}, {streams: 1, prompts: ['A']}, {streams: 1, prompts: [7]},
-                   {streams: 1, prompts: ['abcdefghijklmnop']}, {streams: 2, firstTokens: [0]},
-                   {streams: 1, firstTokens: [27]}, {streams: 1, firstTokens: ['a']}];
+                   {streams: 1, prompts: ['abcdefghijklmnop']}, {streams: 2, starts: ['a']},
+                   {streams: 1, starts: ['A']}, {streams: 1, starts: [0]}, {streams: 1, starts: ['ab']}];
       const refused = bad.map(s => { try { E.decode(m, s); return null; } catch (e) { return e.message; } });
       let format = null;
       try { E.loadCheckpoint({format: 'other'}); } catch (e) { format = e.message; }

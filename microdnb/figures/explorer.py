@@ -43,7 +43,7 @@ from ..checkpoint import checkpoint_doc
 from ..config import REFERENCE_BUS, BusConfig, ModelConfig, check_float, check_int
 from ..data import Tokenizer
 from ..params import param_shapes
-from ..sampling import check_prompt, start_token
+from ..sampling import check_prompt, check_starts
 from .style import STREAM_COLORS
 
 __all__ = ['Explorer', 'RANGES', 'explorer', 'explorer_page']
@@ -100,10 +100,10 @@ def _check_settings(settings, cfg, tokenizer, bus):
     for i, p in enumerate(s['prompts']):
         check_prompt(p or None, tokenizer, cfg, f"explorer: settings prompts[{i}]")
     s['starts'] = [c or '' for c in _per_stream(s, 'starts')]
-    for i, c in enumerate(s['starts']):
-        if start_token(c, tokenizer) is None:
-            raise ValueError(f"explorer: settings starts[{i}] must be '' or None (the start token) or one character "
-                             f"of the vocabulary {''.join(tokenizer.uchars)!r}, got {c!r:.40}")
+    try:
+        check_starts(s['starts'], s['streams'], tokenizer)
+    except ValueError as e:
+        raise ValueError(f"explorer: settings {e}") from None
     s['stream'] = check_int(s.get('stream', min(1, s['streams'] - 1)), 'explorer: settings stream', 0, s['streams'] - 1)
     if s.get('pos') is not None:
         s['pos'] = check_int(s['pos'], 'explorer: settings pos', 0, cfg.block_size - 1)
@@ -123,14 +123,10 @@ def _per_stream(s, key):
 
 
 def _fallback_decode(arrays, cfg, tokenizer, s):
-    """The initial settings' decode with the numpy engine (the page's engine.js draws the same),
-    its texts with a given first letter in front, as the page shows them."""
-    first = [start_token(c, tokenizer) for c in s['starts']]
-    trace = vector.sample_parallel(arrays, cfg, BusConfig(n_streams=s['streams'], cadence=s['cadence'], lag=s['lag']),
-                                   tokenizer, random.Random(s['seed']), s['temperature'], record=True, gate=s['gate'],
-                                   prompts=[p or None for p in s['prompts']], first_tokens=first)
-    trace['texts'] = [c + t for c, t in zip(s['starts'], trace['texts'])]
-    return trace
+    """The initial settings' decode with the numpy engine (the page's engine.js draws the same)."""
+    return vector.sample_parallel(arrays, cfg, BusConfig(n_streams=s['streams'], cadence=s['cadence'], lag=s['lag']),
+                                  tokenizer, random.Random(s['seed']), s['temperature'], record=True, gate=s['gate'],
+                                  prompts=[p or None for p in s['prompts']], starts=s['starts'])
 
 
 def _default_pos(trace, stream):
@@ -188,10 +184,11 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     cadence and lag, and the checkpoint's `bus`. settings: initial values of the controls,
     each optional: gate (None = as trained, or in [0, 1]), cadence (1-8), lag (0-2), streams
     (2-4), temperature (0.1-2), seed (0 to 2**32 - 1), prompts (per stream a string of the
-    vocabulary's characters, or None), starts (per stream None for the start token, or the one
-    character it starts from: its input at position 0 and its plan seed's, as the copy task's
-    leader is given its name's first letter; the names then begin with it), stream and pos (the step the attention and
-    distribution views show; default stream 1 at its first step that reads a posted note).
+    vocabulary's characters, or None), starts (per stream None for the start token, or its start
+    letter, the one character it starts from: its input at position 0 and its plan seed's, as the
+    copy task's leader is given its name's first letter; the names then begin with it), stream
+    and pos (the step the attention and distribution views show; default stream 1 at its first
+    step that reads a posted note).
     meta: the checkpoint's meta dict. Returns an `Explorer` (display it, or take `.html`).
     Anything that does not fit is a one-line ValueError naming it.
     """
@@ -232,7 +229,7 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
                 f'<p>This explorer runs the model in the page and needs JavaScript (in Jupyter: run the cell, '
                 f'or trust the notebook).</p><p>With {gate}, cadence {s["cadence"]}, lag {s["lag"]}, '
                 f'{s["streams"]} streams, temperature {s["temperature"]:g} and seed {s["seed"]}'
-                + ''.join(f', stream {i} given the first letter <b>{html.escape(c)}</b>' for i, c in enumerate(s['starts']) if c)
+                + ''.join(f', stream {i} given the start letter <b>{html.escape(c)}</b>' for i, c in enumerate(s['starts']) if c)
                 + f', the model '
                 f'writes: {said}.</p></div>')
     page = (f'<div class="microdnb-explorer" data-microdnb-explorer="{uid}" role="group" '

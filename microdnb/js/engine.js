@@ -70,6 +70,14 @@ export function gateValue(model) {
 
 export const toText = (model, ids) => ids.filter(i => i !== model.BOS).map(i => model.uchars[i]).join('');
 
+// The token a stream starts from, given its start letter (sampling.start_token): null,
+// undefined or '' is the start token (BOS), one character of the vocabulary its id; -1 for
+// anything else.
+export function startId(model, c) {
+  if (c === null || c === undefined || c === '') return model.BOS;
+  return typeof c === 'string' && [...c].length === 1 ? model.uchars.indexOf(c) : -1;
+}
+
 // ---------------------------------------------------------------------------------------
 // The layers (vector/layers.py), for one position
 // ---------------------------------------------------------------------------------------
@@ -241,7 +249,7 @@ const checkTemperature = t => {
 function settingsOf(model, settings) {
   const b = model.bus || {};
   const s = { gate: null, cadence: b.cadence ?? 3, lag: b.lag ?? 0, streams: b.n_streams ?? 2,
-              temperature: 0.5, seed: 42, prompts: null, firstTokens: null };
+              temperature: 0.5, seed: 42, prompts: null, starts: null };
   for (const [k, v] of Object.entries(settings)) if (v !== undefined) s[k] = v; // undefined = default
   for (const [k, min, max] of [['cadence', 1, 1024], ['lag', 0, 1024], ['streams', 1, 64]]) {
     const v = s[k];
@@ -255,9 +263,9 @@ function settingsOf(model, settings) {
     return v;
   };
   s.forced = perStream('prompts').map(prompt => forcedBy(model, prompt));
-  s.first = perStream('firstTokens').map(t => { // null = BOS, else a token id
-    const id = t ?? model.BOS;
-    if (!Number.isInteger(id) || id < 0 || id > model.BOS) throw new Error(`first token ${t} is not a token id`);
+  s.startIds = perStream('starts').map(c => { // sampling.check_starts
+    const id = startId(model, c);
+    if (id < 0) throw new Error(`a start letter must be null or one character of the vocabulary (${model.uchars.join('')}), got ${JSON.stringify(c)}`);
     return id;
   });
   return s;
@@ -272,27 +280,29 @@ function settingsOf(model, settings) {
 // replaces that value in every layer and step), cadence, lag, streams (defaults: the
 // checkpoint's bus, else 3, 0, 2), temperature (0.5), seed (42; Number, BigInt or digits),
 // prompts (per stream null or a string whose characters are taken as the first tokens of
-// the name, without a draw), firstTokens (per stream the token it starts from and seeds
-// its plan from: null = BOS).
-// Returns {texts, tokens, rounds, steps, events, posts, seeds, gate} where
+// the name, without a draw), starts (per stream null or its start letter, the one character
+// it starts from and seeds its plan from instead of BOS).
+// Returns {texts, tokens, rounds, steps, events, posts, seeds, gate, starts} where
+//   texts: each stream's start letter and prompt, then what it drew; tokens: what it wrote;
 //   events: one per step, {stream, pos, token, forced (a prompt's token, no draw),
 //     notes: labels [stream, round | null (plan seed)], logits, probs,
 //     probsTrunk (the trunk alone, gate 0, on the same prefix), attn: [layer][head],
 //     snc: [layer][head] weights over `notes` ([] without notes),
 //     sncDelta: [layer] vectors, deltaNorm: [layer], residNorm: [layer]};
-//   posts: {stream, round, snapshot}; seeds: the plan seed of each stream; gate: the one used.
+//   posts: {stream, round, snapshot}; seeds: the plan seed of each stream; gate: the one used;
+//   starts: each stream's start letter, or null.
 // Same settings as sample_parallel(bcfg=BusConfig(streams, cadence, lag), rng=random.Random(seed),
-// temperature, first_tokens, gate, prompts) -> same names. The probabilities agree to ~1e-14,
+// temperature, starts, gate, prompts) -> same names. The probabilities agree to ~1e-14,
 // not to the last bit (summation order; libm vs V8 exp), so a draw could differ only if
 // random() * total landed within a few ulps of a cumulative sum: odds of ~1e-14 per draw.
 export function decode(model, settings = {}) {
   const s = settingsOf(model, settings), { cfg, params: p, BOS } = model, S = s.streams;
   const rng = new PyRandom(s.seed);
   const gate = s.gate === null ? gateValue(model) : s.gate;
-  const seeds = s.first.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
+  const seeds = s.startIds.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
   const bus = seeds.map(snapshot => [{ round: null, snapshot }]);
   const caches = seeds.map(() => newCache(model)), trunks = seeds.map(() => null);
-  const tok = [...s.first], samples = seeds.map(() => []), done = seeds.map(() => false);
+  const tok = [...s.startIds], samples = seeds.map(() => []), done = seeds.map(() => false);
   const events = [], posts = [];
   let rounds = 0, steps = 0;
   // A stream's gate-0 twin, the trunk alone on the same prefix: the same forward passes without
@@ -300,7 +310,7 @@ export function decode(model, settings = {}) {
   const trunkOf = si => {
     if (!trunks[si]) {
       const cache = newCache(model), mine = events.filter(e => e.stream === si);
-      trunks[si] = mine.map((e, i) => probs(forward(model, cache, i ? mine[i - 1].token : s.first[si], e.pos).logits,
+      trunks[si] = mine.map((e, i) => probs(forward(model, cache, i ? mine[i - 1].token : s.startIds[si], e.pos).logits,
                                             s.temperature));
     }
     return trunks[si];
@@ -330,7 +340,8 @@ export function decode(model, settings = {}) {
     }
     if (done.every(Boolean)) break;
   }
-  return { texts: samples.map(t => toText(model, t)), tokens: samples, rounds, steps, events, posts, seeds, gate };
+  return { texts: samples.map((t, si) => toText(model, [s.startIds[si], ...t])), tokens: samples, rounds, steps,
+           events, posts, seeds, gate, starts: s.startIds.map(t => (t === BOS ? null : model.uchars[t])) };
 }
 
 // One name from BOS with the trunk alone (sample_single, and its prompt):

@@ -21,7 +21,7 @@
 //                                   null, padded with null; starts: per stream null or the one
 //                                   letter it starts from instead of the start token, padded
 //                                   with null; seed: a Number or a string of digits); texts
-//                                   include a given start letter
+//                                   begin with the start letter and the prompt
 //   x.settings()                    what the controls show now (same keys, plus stream, pos:
 //                                   the selected step; prompts and starts as strings, '' = none)
 //   x.set(partial)                  change controls (same keys; a list of prompts or starts
@@ -34,39 +34,13 @@
 // Two explorers on one page share nothing but window.microdnb.explorers: each output is its
 // own module script with its own copy of the code and the model.
 
-import { busRead, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle } from './engine.js';
+import { busRead, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle, startId } from './engine.js';
 import { PyRandom } from './pyrandom.js';
 import { attentionHTML, deltaHTML, distributionHTML, esc, namesHTML, sequentialPasses, stepContext, summaryText, timelineHTML, tokenText }
   from './explorer_views.js';
 
-const ENGINE = { PyRandom, busRead, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle };
+const ENGINE = { PyRandom, busRead, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle, startId };
 const VIEWS = { sequentialPasses, stepContext };
-
-// The explorer's decode: engine.js decode, with `starts` (per stream null, '' or one character
-// of the vocabulary: the stream's first input instead of the start token, as the copy task's
-// leader is given its name's first letter) passed on as firstTokens. The result adds `first`
-// (each stream's first input, a token id) and gives `texts` as the streams wrote them, a given
-// first letter in front (study.tasks.written_texts; `python -m microdnb sample --start` prints
-// the same).
-// A stream's given first letter as its token id; -1 if c is not one character of the vocabulary
-const startId = (model, c) => (typeof c === 'string' && [...c].length === 1 ? model.uchars.indexOf(c) : -1);
-
-export function run(model, settings = {}) {
-  const { starts, ...rest } = settings;
-  if (starts !== undefined && starts !== null) {
-    if (!Array.isArray(starts)) throw new Error('starts must be null or a list with one entry per stream');
-    rest.firstTokens = starts.map(c => {
-      if (c === null || c === undefined || c === '') return null;
-      const id = startId(model, c);
-      if (id < 0) throw new Error(`a start must be null or one character of the vocabulary (${model.uchars.join('')}), got ${JSON.stringify(c)}`);
-      return id;
-    });
-  }
-  const res = decode(model, rest);
-  res.first = res.texts.map((_, s) => (rest.firstTokens && rest.firstTokens[s] !== null ? rest.firstTokens[s] : model.BOS));
-  res.texts = res.texts.map((t, s) => (res.first[s] === model.BOS ? '' : model.uchars[res.first[s]]) + t);
-  return res;
-}
 
 // Python's repr() of a float: the shortest digits that round-trip (what toExponential() with
 // no argument gives, as repr does) in repr's layout: exponent form when the decimal point
@@ -158,22 +132,22 @@ function controlsHTML(u, model, R) {
   const range = (k, label, [lo, hi], step, hint = '') => `<div class="mdx-row"><label for="${u}-${k}">${label}</label>` +
     `<input type="range" id="${u}-${k}" data-k="${k}" min="${lo}" max="${hi}" step="${step}"${hint ? ` aria-describedby="${u}-${k}-hint"` : ''}>` +
     `<span class="mdx-val" id="${u}-${k}-val"></span>${hint ? `<span class="mdx-hint" id="${u}-${k}-hint">${hint}</span>` : ''}</div>`;
-  // per stream, one row: its first input and the letters it is given to start its name. All
+  // per stream, one row: its start letter and its prompt (the letters it is given to write first). All
   // R.streams[1] rows are always there (beyond the streams in use: disabled), so changing the
   // number of streams moves no control on the page.
   const letters = model.uchars.map((ch, i) => `<option value="${esc(ch)}">${esc(tokenText(model, i))}</option>`).join('');
   const perStream = `<div class="mdx-streams"><div class="mdx-srow mdx-shead" aria-hidden="true"><span></span>` +
-    `<span>first input</span><span>then writes</span></div>` +
+    `<span>start letter</span><span>prompt</span></div>` +
     Array.from({ length: R.streams[1] }, (_, s) => `<div class="mdx-srow" data-stream-row="${s}">` +
       `<span class="mdx-sname">Stream ${s}</span>` +
-      `<label class="mdx-sr" for="${u}-start${s}">Stream ${s} first input</label><select id="${u}-start${s}" ` +
-      `data-k="start" data-s="${s}" aria-describedby="${u}-start-hint"><option value="">start token</option>${letters}</select>` +
-      `<label class="mdx-sr" for="${u}-prompt${s}">Stream ${s} starts with</label><input type="text" id="${u}-prompt${s}" ` +
+      `<label class="mdx-sr" for="${u}-start${s}">Stream ${s} start letter</label><select id="${u}-start${s}" ` +
+      `data-k="start" data-s="${s}" aria-describedby="${u}-start-hint"><option value="">none</option>${letters}</select>` +
+      `<label class="mdx-sr" for="${u}-prompt${s}">Stream ${s} prompt</label><input type="text" id="${u}-prompt${s}" ` +
       `data-k="prompt" data-s="${s}" maxlength="${model.cfg.block_size - 1}" autocomplete="off" spellcheck="false" ` +
       `aria-describedby="${u}-prompt${s}-msg"><span class="mdx-hint" id="${u}-prompt${s}-msg"></span></div>`).join('') +
-    `<p class="mdx-hint" id="${u}-start-hint">First input: what a stream reads at position 0 and computes its plan ` +
-    `seed from, the start token or a given letter (the copy task's leader is given its name's first letter). Then ` +
-    `writes: letters it is given as the start of its name (a prompt).</p></div>`;
+    `<p class="mdx-hint" id="${u}-start-hint">Start letter: the letter a stream starts from instead of the start ` +
+    `token, its input at position 0 and its plan seed's (the copy task's leader is given its name's first letter). ` +
+    `Prompt: letters it is made to write first, without a draw.</p></div>`;
   return `<div class="mdx-controls">` +
     `<fieldset><legend>Notes</legend>${range('gate', 'SNC gate', R.gate, 0.01, 'multiplies what SNC adds; 0 = the trunk alone')}` +
     `<div class="mdx-row mdx-buttons"><button type="button" data-k="trained">As trained</button>` +
@@ -277,7 +251,7 @@ export function mount(id) {
   const draw = () => {
     pending = false;
     const t0 = performance.now(), settings = decodeSettings(), k = JSON.stringify(settings);
-    if (k !== lastKey) { api.shown = run(model, settings); lastKey = k; }
+    if (k !== lastKey) { api.shown = decode(model, settings); lastKey = k; }
     const res = api.shown;
     const step = (api.step = stepContext(res, st.stream, st.pos)), v = { model, res, step, colors, settings };
     readouts();
@@ -286,7 +260,8 @@ export function mount(id) {
     setProp(ctl.pos, 'max', String(step.last));
     setProp(ctl.pos, 'value', String(step.pos));
     const t = step.ev;
-    const input = step.pos ? res.events.find(e => e.stream === step.stream && e.pos === step.pos - 1).token : res.first[step.stream];
+    const input = step.pos ? res.events.find(e => e.stream === step.stream && e.pos === step.pos - 1).token
+      : startId(model, res.starts[step.stream]);
     const posText = `${step.pos} (0 to ${step.last}): after ${input === model.BOS ? 'the start' : tokenText(model, input)}, ` +
       `${t.forced ? 'the prompt gives' : 'draws'} ${tokenText(model, t.token)}`;
     setAttr(ctl.pos, 'aria-valuetext', posText);
@@ -378,7 +353,7 @@ export function mount(id) {
       for (const k of ['prompts', 'starts']) { // shorter lists are padded: null = none
         if (Array.isArray(s[k])) s[k] = Array.from({ length: streamsOf(s) }, (_, i) => s[k][i] || null);
       }
-      return run(model, s);
+      return decode(model, s);
     },
     settings: () => ({ ...st, prompts: st.prompts.slice(0, st.streams), starts: st.starts.slice(0, st.streams),
       stream: api.step.stream, pos: api.step.pos }),
