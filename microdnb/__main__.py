@@ -174,7 +174,7 @@ def cmd_experiment(args):
 
     from .fileio import check_output_path
     out = check_output_path(args.out, args.force, protect=_dataset_paths(None), what='--out')  # before the runs
-    from .figures.part3 import controls_table
+    from .figures.experiments import controls_table
     from .figures.tables import format_table
     from .study.results import save_results
     from .study.runs import run

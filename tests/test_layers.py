@@ -88,7 +88,7 @@ def test_imports_go_downward(name, imported):
 def test_an_upward_import_would_be_caught():
     assert layer_of('microdnb.study.measure') == 'study'
     with pytest.raises(AssertionError):
-        test_imports_go_downward('microdnb.scalar.model', 'microdnb.figures.part1')
+        test_imports_go_downward('microdnb.scalar.model', 'microdnb.figures.dataset')
     with pytest.raises(AssertionError):
         test_imports_go_downward('microdnb.vector.engine', 'microdnb.scalar.autograd')
 

@@ -19,7 +19,7 @@
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const esc = s => String(s).replace(/[&<>"']/g, c => ESC[c]);
 
-// How the book names a note (figures/part2.py bus_label): 'plan s0', 's1@p2'
+// How the book names a note (figures/notes_bus.py bus_label): 'plan s0', 's1@p2'
 export const busLabel = (s, r) => (r === null ? `plan s${s}` : `s${s}@p${r}`);
 const key = (s, r) => `${s}:${r === null ? 'plan' : r}`;
 

@@ -66,9 +66,14 @@ def forward_passes(lengths, cadence, lag):
     the order, so the round is one pass; in a posting round, later streams read earlier
     streams' fresh notes, so the live streams go one at a time.
     """
+    return sum(passes_per_round(lengths, cadence, lag))
+
+
+def passes_per_round(lengths, cadence, lag):
+    """The forward passes of each round that `forward_passes` counts, round by round."""
     lengths = _check_lengths(lengths)
     blocks = round_blocks(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
-    return sum(len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths)))
+    return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]
 
 
 # ---------------------------------------------------------------- how far Adam moves the gate
@@ -242,43 +247,7 @@ def gate_sweep(params, cfg, tokenizer, groups, gates, loss_bus=REFERENCE_BUS, sa
     return out
 
 
-# ---------------------------------------------------------------- small statistics
-
-def paired_difference(a, b):
-    """Mean of a - b over paired per-token losses, and its standard error (the spread of
-    the differences / sqrt(n)): is a difference between two conditions bigger than noise?"""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError(f"need two 1-D arrays of the same length >= 2, got shapes {a.shape}, {b.shape}")
-    d = a - b
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-
-
-def clustered_difference(a, b, clusters):
-    """Mean of a - b over paired per-token losses, and its standard error with the tokens
-    grouped into `clusters` (one integer label per token, e.g. the name it belongs to).
-
-    Tokens of one name are not independent (a hard name is hard at every position), so
-    the clusters, not the tokens, are the independent units (a cluster-robust standard
-    error): each cluster's deviations from the mean difference are summed, and the SE is
-    sqrt(n / (n - 1) * sum of the squared cluster sums) / (number of tokens), for n
-    clusters. With every token its own cluster it is `paired_difference`'s SE.
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    clusters = np.asarray(clusters)
-    if a.shape != b.shape or a.shape != clusters.shape or a.ndim != 1:
-        raise ValueError(f"a, b and clusters must be 1-D and of one length, got shapes "
-                         f"{a.shape}, {b.shape}, {clusters.shape}")
-    if not np.issubdtype(clusters.dtype, np.integer):
-        raise ValueError(f"clusters must be integer labels, one per token, got dtype {clusters.dtype}")
-    labels, index = np.unique(clusters, return_inverse=True)
-    if len(labels) < 2:
-        raise ValueError(f"clusters must hold at least 2 distinct labels, got {len(labels)}")
-    d = a - b
-    resid = np.bincount(index, weights=d - d.mean())
-    n = len(labels)
-    return float(d.mean()), float(np.sqrt(n / (n - 1) * (resid ** 2).sum()) / len(d))
-
+# ---------------------------------------------------------------- held-out measurements, summarised
 
 def loss_by_position(measure):
     """Mean loss at each position, from a `heldout_measure` result: (positions, means, counts)."""
@@ -287,16 +256,6 @@ def loss_by_position(measure):
     counts = np.bincount(pos, minlength=len(ps))
     sums = np.bincount(pos, weights=losses, minlength=len(ps))
     return ps, sums / np.maximum(counts, 1), counts
-
-
-def name_of_token(measure):
-    """The index of the name each token of a `heldout_measure` result belongs to (its
-    positions restart at 0 with every name): the clusters of `clustered_difference`."""
-    pos = np.asarray(measure['positions'])
-    if pos.ndim != 1 or not len(pos) or pos[0] != 0:
-        raise ValueError("measure['positions'] must be a 1-D array of positions starting at 0 "
-                         "(a heldout_measure result)")
-    return np.cumsum(pos == 0) - 1
 
 
 def group_losses(measure):

@@ -144,6 +144,24 @@ def repair_sources(n_groups, n_streams, rng):
     return [[perm[(g + s) % n_groups] for s in range(n_streams)] for g in range(n_groups)]
 
 
+def realign(values, sources):
+    """Per-stream values of re-paired groups (their losses under `controls.losses_under`, say)
+    put back in the original groups' order: out[h][s] is stream s's value from the re-paired
+    group that took it from original group h (`sources` is `repair_sources`, drawn as
+    `repair` drew it). Then every group has the same texts as under the other conditions,
+    and a difference can pair them name by name."""
+    n, k = len(values), len(values[0]) if values else 0
+    if len(sources) != n or any(len(src) != k for src in sources):
+        raise ValueError(f"sources must give, for each of the {n} groups, the origin of its {k} streams")
+    out = [[None] * k for _ in range(n)]
+    for g, src in enumerate(sources):
+        for s, h in enumerate(src):
+            if out[h][s] is not None:
+                raise ValueError(f"stream {s} of group {h} appears twice in sources")
+            out[h][s] = values[g][s]
+    return out
+
+
 def repair(groups, rng):
     """The same streams with partners from different groups: the re-paired control.
 

@@ -1,9 +1,9 @@
-"""Matplotlib figures and widget frames for part II of the book (the Notes Bus, SNC,
-the gate, the planner seed, phase 2).
+"""The Notes Bus drawn (chapter 6): who posts when, and which notes each stream can read at
+each round, computed by `bus.visibility` (the rule itself, not a copy of it).
 
-Every figure function returns a `matplotlib.figure.Figure` and never calls
-`plt.show()`; every `*_frames` function returns a dict of PNG bytes keyed as
-`widgets.scrubber` expects. Sizes fit a book column about 8 inches wide.
+Every figure function returns a `matplotlib.figure.Figure` with its alternative text in
+`fig.microdnb_alt` (see `display`); stream colours always come with a second cue: the row or
+tick label names the stream.
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,18 +20,12 @@ from .prep import check_lengths
 from .style import WIDTH, stream_color
 from .words import positions_text
 
-# Every figure sets `fig.microdnb_alt`: what a reader should see in it, computed from the
-# data drawn (the alt text of the image or widget frame; see `display`). Stream colours
-# always come with a second cue: the row or tick label names the stream.
-# ---------------------------------------------------------------- helpers
 
 def bus_label(stream, round_):
     """How the book names a snapshot: 'plan s0' for stream 0's plan seed, 's1@p2' for the
     snapshot stream 1 posted after position 2."""
     return f"plan s{stream}" if round_ is None else f"s{stream}@p{round_}"
 
-
-# ---------------------------------------------------------------- chapter 6: the bus
 
 def visibility_table(lengths, cadence, lag, ended=()):
     """The bus's read rule as a table, from `bus.visibility` (`ended` as there).
