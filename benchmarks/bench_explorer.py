@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from microdnb.config import REFERENCE_BUS  # noqa: E402
-from microdnb.figures.explorer import explorer, explorer_page  # noqa: E402
+from microdnb.page.explorer import explorer, explorer_page  # noqa: E402
 from microdnb.reference import reference_run  # noqa: E402
 
 CHROMIUM = os.environ.get('MICRODNB_CHROMIUM', '/usr/bin/chromium')

@@ -19,8 +19,10 @@ Reference
   reference    the reference script's set-up and run, written once; `replicate`
 Study
   study/       coordination tasks, one vocabulary of controls, measurements, experiments
-Figures
-  figures/     source display, tables, widgets, the in-page explorer, each part's figures
+Figures and the page
+  figures/     how a figure is shown, and what is drawn, one concept per module
+  page/        the model in the reader's browser: the explorer, its JavaScript beside it
+               (its stream colours are figures.style's)
 Command line
   __main__     python -m microdnb {replicate,train,sample,experiment}
 """

@@ -1,4 +1,4 @@
-"""The in-page engine (microdnb/js/engine.js) against the numpy engine, in headless chromium.
+"""The in-page engine (microdnb/page/engine.js) against the numpy engine, in headless chromium.
 
 engine.js and a blank page are served from a temporary directory on 127.0.0.1; each test
 imports the module in the page (dynamic import) and runs many cases in one evaluate call.
@@ -42,7 +42,7 @@ from microdnb.data import Tokenizer, read_docs
 ENGINE_MODULE = sys.modules[vector.sample_parallel.__module__]  # where sample_parallel looks names up
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINE_JS = ROOT / 'microdnb' / 'js' / 'engine.js'
+ENGINE_JS = ROOT / 'microdnb' / 'page' / 'engine.js'
 LETTERS = 'abcdefghijklmnopqrstuvwxyz'
 TOL = 1e-12       # relative, per vector
 FALLBACK_DOCS = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn',

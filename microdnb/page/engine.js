@@ -36,10 +36,14 @@ export function paramShapes(cfg) {
   return shapes;
 }
 
+const FORMAT = 'microdnb-checkpoint-v1';
+
 // The parsed checkpoint JSON -> {cfg, bus, uchars, BOS, meta, params: name -> matrix}.
 // JSON.parse reads Python's repr() floats back to the same doubles, so weights are exact.
-export function loadCheckpoint(doc) {
-  if (!doc || doc.format !== 'microdnb-checkpoint-v1') throw new Error('not a microdnb-checkpoint-v1 object');
+// matrices: the weights as name -> {rows, cols, data} instead of doc.params (the explorer's
+// page carries them as base64 float64, bit for bit); checked against the config alike.
+export function loadCheckpoint(doc, matrices = null) {
+  if (!doc || doc.format !== FORMAT) throw new Error(`not a ${FORMAT} object`);
   const cfg = { ...doc.model };
   for (const k of ['vocab_size', 'n_layer', 'n_embd', 'block_size', 'n_head', 'notes_dim']) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`model.${k} must be a positive integer`);
@@ -51,13 +55,32 @@ export function loadCheckpoint(doc) {
   }
   const params = {};
   for (const [name, [rows, cols]] of Object.entries(paramShapes(cfg))) {
-    const m = doc.params[name];
-    if (!Array.isArray(m) || m.length !== rows || m.some(r => r.length !== cols)) {
-      throw new Error(`parameter ${name} is not ${rows}x${cols}`);
-    }
-    params[name] = { rows, cols, data: Float64Array.from(m.flat()) };
+    const m = matrices ? matrices[name] : doc.params[name];
+    const fits = matrices ? m && m.rows === rows && m.cols === cols && m.data.length === rows * cols
+      : Array.isArray(m) && m.length === rows && m.every(r => Array.isArray(r) && r.length === cols);
+    if (!fits) throw new Error(`parameter ${name} is not ${rows}x${cols}`);
+    params[name] = matrices ? m : { rows, cols, data: Float64Array.from(m.flat()) };
   }
   return { cfg, bus: doc.bus ?? null, uchars, BOS: uchars.length, meta: doc.meta ?? {}, params };
+}
+
+// The model as a checkpoint file's text: the object save_checkpoint writes (format, model,
+// bus, uchars, meta, params as rows of numbers), so `python -m microdnb sample --checkpoint`
+// reads it and finds every weight bit for bit. JSON.stringify writes a double as the
+// shortest decimal that reads back as the same double, as Python's repr() does; only the
+// layout differs (1e-5 for 1e-05, 1 for 1.0, no spaces), and -0 is written -0.0, which
+// JSON's -0 would not keep. A weight that is not finite is refused, as save_checkpoint does.
+export function checkpointText(model) {
+  const { cfg, bus, uchars, meta, params } = model;
+  const num = (name, x) => {
+    if (!Number.isFinite(x)) throw new Error(`parameter ${name} has ${x}: refusing to write a non-finite parameter`);
+    return Object.is(x, -0) ? '-0.0' : JSON.stringify(x);
+  };
+  const rows = (name, { rows: r, cols: c, data }) => Array.from({ length: r }, (_, i) =>
+    '[' + Array.from(data.slice(i * c, (i + 1) * c), x => num(name, x)).join(',') + ']').join(',');
+  const head = JSON.stringify({ format: FORMAT, model: cfg, bus, uchars: uchars.join(''), meta });
+  return head.slice(0, -1) + ',"params":{' + Object.keys(paramShapes(cfg))
+    .map(name => `${JSON.stringify(name)}:[${rows(name, params[name])}]`).join(',') + '}}';
 }
 
 // vector.gate_value: sigmoid(logit) as 1 * (1 + e^-g)^-1. CPython's math.exp (libm) and V8's

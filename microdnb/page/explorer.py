@@ -4,26 +4,26 @@
 as one self-contained ``text/html`` output (about 100 kB for the reference model):
 
 - a root ``<div class="microdnb-explorer" data-microdnb-explorer="ID">`` holding its CSS
-  (every rule scoped to the root), the model as JSON (the checkpoint ``save_checkpoint``
-  writes, with the weights as base64 of their little-endian float64 bytes, so they arrive
-  bit for bit) and a static fallback computed here with the numpy engine: the names the
-  default settings decode, and a note that the explorer needs JavaScript;
-- one inline ``<script type="module">``: the package's ``js/pyrandom.js``, ``js/engine.js``,
-  ``js/explorer_views.js`` and ``js/explorer.js``, each wrapped in a function whose
-  imports and exports become plain names (no bundler, nothing fetched), ending in
-  ``mount("ID")``, which finds its root by that data attribute (a module has no
-  ``document.currentScript``) and replaces the fallback with the controls and views.
+  (``explorer.css``, every rule scoped to the root), the model as JSON (the fields of the
+  checkpoint ``save_checkpoint`` writes, with the weights as base64 of their little-endian
+  float64 bytes, so they arrive bit for bit) and a static fallback computed here with the
+  numpy engine: the names the default settings decode, and a note that the explorer needs
+  JavaScript;
+- one inline ``<script type="module">``: the ES modules of MODULES (this folder's .js files),
+  joined by `inline.module_code` (no bundler, nothing fetched), ending in ``mount("ID")``,
+  which finds its root by that data attribute (a module has no ``document.currentScript``)
+  and replaces the fallback with the controls and views.
 
 The same output works on the static book (myst-nb copies text/html into the page; the
 browser runs the module; file:// too, since nothing is imported from a URL) and in
 JupyterLab, which runs the scripts of trusted outputs: there it shows the model the
 reader has just trained. In the page, ``window.microdnb.explorers`` lists the explorers
-(see the top of js/explorer.js): ``checkpoint()`` gives the model as the JSON text
-``save_checkpoint`` writes, ``decode(settings)`` the names for any settings.
+(see the top of explorer.js): ``checkpoint()`` gives the model as a checkpoint file's text,
+``decode(settings)`` the names for any settings.
 
 Typical use in a chapter::
 
-    from microdnb.figures.explorer import explorer
+    from microdnb.page.explorer import explorer
     explorer(params, cfg, tokenizer, REFERENCE_BUS, title="Open the gate", settings={'streams': 3})
 """
 from __future__ import annotations
@@ -31,10 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import random
-import re
-from pathlib import Path
 
 import numpy as np
 
@@ -44,12 +41,14 @@ from ..config import REFERENCE_BUS, BusConfig, ModelConfig, check_float, check_i
 from ..data import Tokenizer
 from ..params import param_shapes
 from ..sampling import check_prompt, check_starts
-from .style import STREAM_COLORS
+from ..figures.style import STREAM_COLORS
+from .inline import json_for_script, module_code, stylesheet
 
 __all__ = ['Explorer', 'RANGES', 'explorer', 'explorer_page']
 
-JS_DIR = Path(__file__).resolve().parents[1] / 'js'
-MODULES = ('pyrandom.js', 'engine.js', 'explorer_views.js', 'explorer.js')   # each imports only from earlier ones
+# the explorer's ES modules, each importing only from those before it
+MODULES = ('pyrandom.js', 'engine.js', 'explorer_views.js', 'explorer_state.js', 'explorer_markup.js',
+           'explorer_render.js', 'explorer.js')
 # What the controls offer (and `settings` may ask for): the JavaScript reads them from the page.
 RANGES = {'gate': (0.0, 1.0), 'cadence': (1, 8), 'lag': (0, 2), 'streams': (2, 4),
           'temperature': (0.1, 2.0), 'seed': (0, 2 ** 32 - 1)}
@@ -135,48 +134,6 @@ def _default_pos(trace, stream):
     return next((ev['pos'] for ev in steps if any(r is not None for _, r in ev['notes'])), steps[-1]['pos'])
 
 
-_IMPORT = re.compile(r"^import \{([^}]*)\}\s*from '\./([\w.]+)';[ \t]*$", re.MULTILINE)
-_EXPORT = re.compile(r"^export (?=(?:async\s+)?(?:function\*?|class|const|let)\s+([A-Za-z_$][\w$]*))", re.MULTILINE)
-
-
-def _strip_comments(src):
-    """Drop whole-line // comments and blank lines (the package's files keep them)."""
-    return '\n'.join(line for line in src.splitlines() if line.strip() and not line.lstrip().startswith('//'))
-
-
-def module_code():
-    """The three ES modules as one script: each wrapped in a function returning its exports,
-    its imports turned into names read from the modules before it."""
-    parts, exports = [], {}
-    for file in MODULES:
-        src = (JS_DIR / file).read_text(encoding='utf-8')
-        var = '__mdx_' + file[:-3]
-
-        def imported(m, file=file):
-            names, source = [n.strip() for n in m.group(1).split(',') if n.strip()], m.group(2)
-            if source not in exports or not set(names) <= exports[source]:
-                raise RuntimeError(f"{file}: imports {names} from {source!r}, which does not export them")
-            return f"const {{ {', '.join(names)} }} = __mdx_{source[:-3]};"
-        body = _IMPORT.sub(imported, src)
-        exports[file] = set(_EXPORT.findall(body))
-        body = _EXPORT.sub('', body)
-        if re.search(r'^\s*(import|export)\b', body, re.MULTILINE) or re.search(r'</script|<!--', body, re.IGNORECASE):
-            raise RuntimeError(f"{file}: an import/export form the inliner does not handle, or '</script'")
-        parts.append(f"const {var} = (() => {{\n{_strip_comments(body)}\nreturn {{ {', '.join(sorted(exports[file]))} }};\n}})();")
-    return '\n'.join(parts)
-
-
-def _css():
-    css = re.sub(r'/\*.*?\*/', '', (JS_DIR / 'explorer.css').read_text(encoding='utf-8'), flags=re.DOTALL)
-    return re.sub(r'\s*\n\s*', '\n', css).strip()
-
-
-def _json_for_script(obj):
-    """JSON safe inside <script>: no '<', '>' or '&' characters (escaped as \\u003c ...)."""
-    text = json.dumps(obj, allow_nan=False, separators=(',', ':'))
-    return text.replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
-
-
 def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None, meta=None):
     """An explorer of this model (any engine's params with its ModelConfig and Tokenizer).
 
@@ -207,19 +164,16 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     doc = checkpoint_doc(params, cfg, tokenizer, bus_cfg, meta, caller='explorer')
     arrays = vector.params_from(doc['params'])
     s = _check_settings(settings, cfg, tokenizer, bus_cfg or REFERENCE_BUS)
-    assert list(doc)[-1] == 'params'
-    empty = json.dumps({**doc, 'params': {}}, allow_nan=False)   # save_checkpoint's json.dump, params left out
-    head = empty[:-len('{}}')]
-    assert empty.endswith('"params": {}}')
     layout = [[name, rows, cols] for name, (rows, cols) in param_shapes(cfg).items()]
     weights = b''.join(np.array(doc['params'][name], dtype='<f8').tobytes() for name, _, _ in layout)
     trace = _fallback_decode(arrays, cfg, tokenizer, s)
     if s.get('pos') is None:
         s['pos'] = _default_pos(trace, s['stream'])
-    payload = {'title': title, 'head': head, 'layout': layout, 'params': base64.b64encode(weights).decode('ascii'),
-               'settings': s, 'ranges': RANGES, 'colors': list(STREAM_COLORS)}
-    data = _json_for_script(payload)
-    code, css = module_code(), _css()
+    payload = {'title': title, 'checkpoint': {k: v for k, v in doc.items() if k != 'params'}, 'layout': layout,
+               'params': base64.b64encode(weights).decode('ascii'), 'settings': s, 'ranges': RANGES,
+               'colors': list(STREAM_COLORS)}
+    data = json_for_script(payload)
+    code, css = module_code(MODULES), stylesheet('explorer.css')
     uid = 'x' + hashlib.sha256('\0'.join((data, code, css)).encode()).hexdigest()[:16]
     names = trace['texts']
     gate = (f"the gate as trained ({vector.gate_value(arrays):.3f})" if s['gate'] is None
