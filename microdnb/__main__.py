@@ -62,26 +62,21 @@ def cmd_replicate(args):
 def cmd_train(args):
     from .checkpoint import save_checkpoint
     from .config import BusConfig, ModelConfig, TrainConfig
-    from .data import Tokenizer, load_docs
+    from .data import load_docs
     from .fileio import check_output_path
-    from .reference import get_engine
+    from .reference import get_engine, setup
     out = check_output_path(args.out, args.force, protect=_dataset_paths(args.data), what='--out')
     bcfg = BusConfig(n_streams=args.streams, cadence=args.cadence, lag=args.lag)
     tcfg = TrainConfig(steps=args.steps, snc_steps=args.snc_steps)
     if args.n_embd % args.n_head:  # found before the data is read (ModelConfig says it again)
         ModelConfig(n_embd=args.n_embd, n_head=args.n_head)
-    docs = load_docs(args.data)
-    rng = random.Random(args.seed)
-    rng.shuffle(docs)
-    tokenizer = Tokenizer.from_docs(docs)
-    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, n_layer=args.n_layer, n_embd=args.n_embd,
-                      n_head=args.n_head, block_size=args.block_size)
+    docs, tokenizer, cfg, params, _ = setup(args.seed, load_docs(args.data), args.engine, n_layer=args.n_layer,
+                                            n_embd=args.n_embd, n_head=args.n_head, block_size=args.block_size)
     longest = max(len(d) for d in docs) + 1
     if longest > cfg.block_size:
         print(f"note: the longest name needs {longest} positions; block_size {cfg.block_size} "
               f"truncates it", file=sys.stderr)
     eng = get_engine(args.engine)
-    params = eng.init_params(cfg, rng)
     print(f"training {cfg} on {len(docs)} names with the {args.engine} engine", file=sys.stderr)
     eng.train_phase1(params, cfg, tcfg, docs, tokenizer, callback=_progress('phase 1'))
     eng.train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=_progress('phase 2'))

@@ -13,10 +13,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import ScaledTranslation
 
-from ..bus import visibility
+from ..bus import check_lengths, visibility
 from ..config import check_int
 from .display import text_color
-from .prep import check_lengths
 from .style import WIDTH, stream_color
 from .words import positions_text
 
@@ -36,7 +35,7 @@ def visibility_table(lengths, cadence, lag, ended=()):
     can read snapshot i, 2 if it can read it although it was posted in that same
     round (lag 0 only: the round-robin order lets later streams see earlier ones), else 0.
     """
-    check_lengths(lengths)
+    check_lengths(lengths, 1)
     check_int(cadence, 'cadence', 1)
     check_int(lag, 'lag', 0)
     posts, reads = visibility(list(lengths), cadence, lag, ended)
@@ -54,7 +53,7 @@ def visibility_table(lengths, cadence, lag, ended=()):
 def bus_timeline(lengths, cadence, lag, ax=None, ended=()):
     """Rounds x streams: each cell is one step of one stream, labelled with how many notes
     it can read; a dot marks a snapshot posted after that step; a diamond the plan seed."""
-    check_lengths(lengths)
+    check_lengths(lengths, 1)
     snapshots, steps, seen = visibility_table(lengths, cadence, lag, ended)
     posts, _ = visibility(list(lengths), cadence, lag, ended)
     n_streams, n_rounds = len(lengths), max(lengths)
@@ -165,7 +164,7 @@ def bus_figure(lengths, cadence, lag, n_rows=None, ended=()):
     n_rows: size the matrix for this many snapshot rows (default: as many as it has),
     so frames with fewer snapshots keep the same height.
     """
-    check_lengths(lengths)
+    check_lengths(lengths, 1)
     n_snap = len(visibility_table(lengths, cadence, lag, ended)[0])
     n_snap = max(n_snap, n_rows or 0)
     n_streams = len(lengths)

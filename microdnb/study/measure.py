@@ -12,19 +12,12 @@ import random
 import numpy as np
 
 from .. import vector
-from ..bus import visibility
+from ..bus import check_lengths, visibility
 from ..config import REFERENCE_BUS, BusConfig, ModelConfig, TrainConfig, check_float, check_int
 from ..reference import N_STREAMS_INFER
 from ..vector.bus import round_blocks
 from ..vector.layers import softmax
 from . import controls
-
-
-def _check_lengths(lengths):
-    if isinstance(lengths, (str, bytes)) or not lengths or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in lengths):
-        raise ValueError(f"lengths must be a non-empty list of integers >= 1, got {lengths!r}")
-    return list(lengths)
 
 
 # ---------------------------------------------------------------- the bus, without a model
@@ -40,7 +33,7 @@ def bus_stats(lengths, cadence, lag, ended=()):
                   note from that stream is (t - round it was posted after; a plan seed
                   counts as posted at round -1). 0 means "posted this same round".
     """
-    lengths = _check_lengths(lengths)
+    lengths = check_lengths(lengths, 1)
     posts, reads = visibility(lengths, check_int(cadence, 'cadence', 1), check_int(lag, 'lag', 0), ended)
     n_streams = len(lengths)
     ages = []
@@ -71,7 +64,7 @@ def forward_passes(lengths, cadence, lag):
 
 def passes_per_round(lengths, cadence, lag):
     """The forward passes of each round that `forward_passes` counts, round by round."""
-    lengths = _check_lengths(lengths)
+    lengths = check_lengths(lengths, 1)
     blocks = round_blocks(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
     return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]
 
