@@ -1,5 +1,5 @@
 // microdnb's explorer, its views: pure functions from a decode (engine.js decode's result)
-// to HTML strings, which explorer.js puts into the page. No state, no DOM, no dependencies.
+// to HTML strings, which explorer_render.js puts into the page. No state, no DOM, no dependencies.
 //
 // Each view takes v = {model (loadCheckpoint's), res (engine.js decode's result), step (stepContext's),
 // colors (one CSS colour per stream), settings (the decode's)}. The views, for one decode
