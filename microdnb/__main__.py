@@ -62,26 +62,21 @@ def cmd_replicate(args):
 def cmd_train(args):
     from .checkpoint import save_checkpoint
     from .config import BusConfig, ModelConfig, TrainConfig
-    from .data import Tokenizer, load_docs
+    from .data import load_docs
     from .fileio import check_output_path
-    from .reference import get_engine
+    from .reference import get_engine, setup
     out = check_output_path(args.out, args.force, protect=_dataset_paths(args.data), what='--out')
     bcfg = BusConfig(n_streams=args.streams, cadence=args.cadence, lag=args.lag)
     tcfg = TrainConfig(steps=args.steps, snc_steps=args.snc_steps)
     if args.n_embd % args.n_head:  # found before the data is read (ModelConfig says it again)
         ModelConfig(n_embd=args.n_embd, n_head=args.n_head)
-    docs = load_docs(args.data)
-    rng = random.Random(args.seed)
-    rng.shuffle(docs)
-    tokenizer = Tokenizer.from_docs(docs)
-    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, n_layer=args.n_layer, n_embd=args.n_embd,
-                      n_head=args.n_head, block_size=args.block_size)
+    docs, tokenizer, cfg, params, _ = setup(args.seed, load_docs(args.data), args.engine, n_layer=args.n_layer,
+                                            n_embd=args.n_embd, n_head=args.n_head, block_size=args.block_size)
     longest = max(len(d) for d in docs) + 1
     if longest > cfg.block_size:
         print(f"note: the longest name needs {longest} positions; block_size {cfg.block_size} "
               f"truncates it", file=sys.stderr)
     eng = get_engine(args.engine)
-    params = eng.init_params(cfg, rng)
     print(f"training {cfg} on {len(docs)} names with the {args.engine} engine", file=sys.stderr)
     eng.train_phase1(params, cfg, tcfg, docs, tokenizer, callback=_progress('phase 1'))
     eng.train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=_progress('phase 2'))
@@ -109,17 +104,15 @@ def _check_prompts(prompts, n_streams, cfg, tokenizer):
 
 def _check_starts(starts, n_streams, tokenizer):
     """--start values: at most one per stream, each '' (the start token) or one character of the
-    checkpoint's vocabulary. Returns one first token per stream (BOS where none is given)."""
+    checkpoint's vocabulary. Returns one start letter per stream ('' where none is given)."""
     from .sampling import start_token
     if len(starts) > n_streams:
         raise ValueError(f"{len(starts)} --start values for {n_streams} stream(s): give at most one per stream")
-    starts = list(starts) + [''] * (n_streams - len(starts))
-    first_tokens = [start_token(c, tokenizer) for c in starts]
-    for c, t in zip(starts, first_tokens):
-        if t is None:
+    for c in starts:
+        if start_token(c, tokenizer) is None:
             raise ValueError(f"--start {c!r}: give one character of the checkpoint's vocabulary "
                              f"{''.join(tokenizer.uchars)!r}, or '' for the start token")
-    return first_tokens, starts
+    return list(starts) + [''] * (n_streams - len(starts))
 
 
 def cmd_sample(args):
@@ -135,13 +128,13 @@ def cmd_sample(args):
             raise ValueError(f"{', '.join(given)} act(s) on the Notes Bus, which one stream does not use: "
                              f"add --streams 2 (or more)")
         if args.start:
-            raise ValueError("--start gives a stream of a parallel group its first input (the trunk alone "
+            raise ValueError("--start gives a stream of a parallel group its start letter (the trunk alone "
                              "always starts from the start token): add --streams 2 (or more), or use --prompt")
     num = 1 if args.json else (args.num or 10)
     ck = load_checkpoint(args.checkpoint)
     cfg, tokenizer = ck['cfg'], ck['tokenizer']
     prompts = _check_prompts(args.prompt or [], args.streams, cfg, tokenizer)
-    first_tokens, starts = _check_starts(args.start or [], args.streams, tokenizer)
+    starts = _check_starts(args.start or [], args.streams, tokenizer)
     eng = get_engine(args.engine)
     params = eng.params_from(ck['params'])
     rng = random.Random(args.seed)
@@ -161,10 +154,9 @@ def cmd_sample(args):
         if args.prompt:
             kwargs['prompts'] = prompts
         if args.start:
-            kwargs['first_tokens'] = first_tokens
-        for _ in range(num):   # a given first letter is part of what the stream wrote
-            texts = eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature, **kwargs)['texts']
-            groups.append([c + t for c, t in zip(starts, texts)])
+            kwargs['starts'] = starts
+        for _ in range(num):
+            groups.append(eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature, **kwargs)['texts'])
     if args.json:
         print(json.dumps({'texts': groups[0]}))
     else:
@@ -177,7 +169,7 @@ def cmd_experiment(args):
 
     from .fileio import check_output_path
     out = check_output_path(args.out, args.force, protect=_dataset_paths(None), what='--out')  # before the runs
-    from .figures.part3 import controls_table
+    from .figures.experiments import controls_table
     from .figures.tables import format_table
     from .study.results import save_results
     from .study.runs import run
@@ -321,9 +313,9 @@ def build_parser():
                    help="the first letters of a stream's name; repeat once per stream, in stream order "
                         "(default: none; streams without one start empty)")
     s.add_argument('--start', action='append', default=None, metavar='LETTER',
-                   help="the character a stream starts from instead of the start token (its input at position 0 "
-                        "and its plan seed's, as the copy task's leader); repeat once per stream, in stream order, "
-                        "'' for the start token (default: none); the printed name begins with it")
+                   help="a stream's start letter, which it starts from instead of the start token (its input at "
+                        "position 0 and its plan seed's, as the copy task's leader); repeat once per stream, in stream "
+                        "order, '' for the start token (default: none); the printed name begins with it")
     s.add_argument('--engine', choices=sorted(ENGINES), default='scalar', help='engine that samples')
     s.add_argument('--json', action='store_true', help='print one line {"texts": [...]} for one group')
     s.set_defaults(func=cmd_sample)

@@ -17,31 +17,11 @@ from dataclasses import asdict
 from .config import BusConfig, ModelConfig
 from .data import Tokenizer
 from .fileio import as_path, atomic_write, load_json
-from .params import param_shapes
+from .params import float_rows, param_shapes
 
 FORMAT = 'microdnb-checkpoint-v1'
 MAX_BYTES = 50_000_000   # config.MAX_PARAMS (2,000,000) numbers at ~22 bytes each fit under it
 MAX_DEPTH = 32           # a checkpoint nests 4 levels; `meta` gets some room
-
-
-def _as_floats(name, matrix):
-    """Rows of finite floats from rows of `Value`s (their .data), a 2-D numpy array or nested
-    lists of numbers; ValueError naming the parameter for anything non-finite."""
-    rows = matrix.tolist() if hasattr(matrix, 'tolist') else matrix
-    out = []
-    for i, row in enumerate(rows):
-        floats = []
-        for j, x in enumerate(row):
-            v = getattr(x, 'data', x)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValueError(f"parameter {name!r}[{i}][{j}] is {v!r}, not a number")
-            v = float(v)
-            if not math.isfinite(v):
-                raise ValueError(f"parameter {name!r}[{i}][{j}] is {v}: refusing to save a non-finite "
-                                 f"parameter (did training diverge? try a smaller learning rate)")
-            floats.append(v)
-        out.append(floats)
-    return out
 
 
 def checkpoint_doc(state_dict, cfg, tokenizer, bus_cfg=None, meta=None, caller='checkpoint_doc'):
@@ -56,15 +36,7 @@ def checkpoint_doc(state_dict, cfg, tokenizer, bus_cfg=None, meta=None, caller='
         raise ValueError(f"{caller}: meta must be a dict or None, got {type(meta).__name__}")
     if not isinstance(tokenizer, Tokenizer):
         raise ValueError(f"{caller} needs a Tokenizer, got {type(tokenizer).__name__}")
-    shapes = param_shapes(cfg)
-    params = {}
-    for name, (rows, cols) in shapes.items():
-        if name not in state_dict:
-            raise ValueError(f"state_dict has no parameter {name!r} required by {cfg}")
-        m = _as_floats(name, state_dict[name])
-        if len(m) != rows or any(len(r) != cols for r in m):
-            raise ValueError(f"parameter {name!r} is not {rows}x{cols} as {cfg} requires")
-        params[name] = m
+    params = _checked_params(state_dict, cfg, caller)
     if tokenizer.vocab_size != cfg.vocab_size:
         raise ValueError(f"tokenizer has {tokenizer.vocab_size} tokens but cfg.vocab_size = {cfg.vocab_size}")
     doc = {'format': FORMAT, 'model': asdict(cfg), 'bus': asdict(bus_cfg) if bus_cfg else None,
@@ -74,6 +46,33 @@ def checkpoint_doc(state_dict, cfg, tokenizer, bus_cfg=None, meta=None, caller='
     except (TypeError, ValueError) as e:
         raise ValueError(f"{caller}: meta cannot be written as strict JSON ({e})") from None
     return doc
+
+
+def _checked_params(state_dict, cfg, caller):
+    """Any engine's parameters as rows of floats (`params.float_rows`): exactly `cfg`'s
+    matrices, each of its shape, every number finite; else ValueError naming the parameter."""
+    params = float_rows(state_dict, f"{caller}: params")
+    shapes = param_shapes(cfg)
+    missing, extra = [n for n in shapes if n not in params], sorted(set(params) - set(shapes))
+    if missing or extra:
+        raise ValueError(f"{caller}: params do not match the config ({cfg}): "
+                         + '; '.join(f"{what} {', '.join(map(repr, names[:4]))}{' ...' if len(names) > 4 else ''}"
+                                     for what, names in (('missing', missing), ('not in it', extra)) if names))
+    out = {}
+    for name, (rows, cols) in shapes.items():
+        m = params[name]
+        if any(len(r) != len(m[0]) for r in m):
+            raise ValueError(f"{caller}: params[{name!r}] is not a {rows}x{cols} matrix (its rows differ in length)")
+        if (len(m), len(m[0]) if m else 0) != (rows, cols):
+            raise ValueError(f"{caller}: params[{name!r}] is {len(m)}x{len(m[0]) if m else 0}, but the config "
+                             f"needs {rows}x{cols}")
+        for i, row in enumerate(m):
+            for j, v in enumerate(row):
+                if not math.isfinite(v):
+                    raise ValueError(f"{caller}: params[{name!r}][{i}][{j}] is {v}: refusing to save a non-finite "
+                                     f"parameter (did training diverge? try a smaller learning rate)")
+        out[name] = m
+    return out
 
 
 def save_checkpoint(path, state_dict, cfg, tokenizer, bus_cfg=None, meta=None):

@@ -26,7 +26,7 @@ The validators, one argument order everywhere:
 import math
 import numbers
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 from .params import param_shapes
@@ -240,5 +240,9 @@ def check_temperature(temperature, name='temperature'):
     return LIMITS['temperature'].check(temperature, name)
 
 
-def to_dict(cfg):
-    return asdict(cfg)
+def check_init(cfg, rng):
+    """What both engines' init_params need: a ModelConfig, and a random.Random to draw from."""
+    if not isinstance(cfg, ModelConfig):
+        raise ValueError(f"init_params needs a ModelConfig, got {type(cfg).__name__}")
+    if not callable(getattr(rng, 'gauss', None)):
+        raise ValueError(f"rng must be a random.Random (its gauss() draws the weights), got {type(rng).__name__}")

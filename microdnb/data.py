@@ -141,6 +141,11 @@ def load_docs(path=None):
     return read_docs(names_path() if path is None else path)
 
 
+def phase2_docs(docs, step, n_streams):
+    """The documents of phase-2 step `step`: consecutive names, as in the reference."""
+    return [docs[(step * n_streams + i) % len(docs)] for i in range(n_streams)]
+
+
 def check_names():
     """Check the dataset `load_docs()` would read (SHA-256 and content); returns a one-line
     summary, raises ValueError or FileNotFoundError with a one-line message."""

@@ -34,6 +34,7 @@ import signal
 import stat
 import tempfile
 import threading
+from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -305,12 +306,8 @@ def read_bytes(path, what='file', max_bytes=None):
         os.close(fd)
 
 
-class _Bad:
-    """Marks a JSON value refused while parsing; the walk after parsing names its field."""
-    __slots__ = ('text',)
-
-    def __init__(self, text):
-        self.text = text
+# marks a JSON value refused while parsing; the walk after parsing names its field
+_Bad = namedtuple('_Bad', 'text')
 
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

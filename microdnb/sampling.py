@@ -1,13 +1,16 @@
 """The sampling rules both engines share: what a sampler needs, the decode settings it
-checks (gate, prompts, first tokens), and the reference's one draw.
+checks (gate, prompts, start letters), and the reference's one draw.
+
+Two ways to give a stream letters: its *start letter* replaces the start token as its input
+at position 0 (and its plan seed's input), as the copy task's leader is given its name's
+first letter; a *prompt* is letters it is made to write first, without a draw. The texts
+a decode returns begin with both.
 
 The draw is `rng.choices(range(vocab_size), weights=probs)`, one per generated token,
 with the weights as Python floats: both engines draw here, so the same rng and the same
 probabilities give the same names. A token a prompt forces is taken without a draw.
 Both engines also build their traces here, so the two return the same keys.
 """
-import numbers
-
 from .config import LIMITS, BusConfig, ModelConfig, check_temperature
 
 
@@ -63,9 +66,10 @@ def check_prompts(prompts, n_streams, tokenizer, cfg):
 
 
 def start_token(start, tokenizer):
-    """The token a stream starts from, given as text: '' or None is the start token (BOS),
-    one character of the vocabulary is its id (the copy task's leader is given its name's
-    first letter). None if `start` is anything else; each caller says so in its own words."""
+    """The token a stream starts from, given its start letter: '' or None is the start token
+    (BOS), one character of the vocabulary is its id (the copy task's leader is given its
+    name's first letter). None if `start` is anything else; each caller says so in its own
+    words."""
     if start is None or start == '':
         return tokenizer.BOS
     if isinstance(start, str) and len(start) == 1 and start in tokenizer.uchars:
@@ -73,28 +77,30 @@ def start_token(start, tokenizer):
     return None
 
 
-def check_first_tokens(first_tokens, n_streams, tokenizer):
-    """The token each stream starts from (and seeds its plan from): BOS for every stream if
-    `first_tokens` is None, else a list of n_streams token ids of the tokenizer, as ints."""
-    if first_tokens is None:
+def check_starts(starts, n_streams, tokenizer):
+    """The token each stream starts from (and seeds its plan from), from `starts`: None (every
+    stream from the start token), or a list of n_streams start letters (`start_token`)."""
+    if starts is None:
         return [tokenizer.BOS] * n_streams
-    if not isinstance(first_tokens, (list, tuple)) or len(first_tokens) != n_streams:
-        raise ValueError(f"first_tokens must be None or a list of {n_streams} token ids (one per stream), "
-                         f"got {first_tokens!r}")
-    for t in first_tokens:
-        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t < tokenizer.vocab_size:
-            raise ValueError(f"first_tokens has {t!r}, not a token id in 0..{tokenizer.vocab_size - 1}")
-    return [int(t) for t in first_tokens]
+    if not isinstance(starts, (list, tuple)) or len(starts) != n_streams:
+        raise ValueError(f"starts must be None or a list of {n_streams} start letters (one per stream), "
+                         f"got {starts!r:.80}")
+    tokens = [start_token(c, tokenizer) for c in starts]
+    for s, (c, t) in enumerate(zip(starts, tokens)):
+        if t is None:
+            raise ValueError(f"starts[{s}] must be '' or None (the start token) or one character of the "
+                             f"vocabulary {''.join(tokenizer.uchars)!r}, got {c!r:.40}")
+    return tokens
 
 
-def check_parallel(cfg, bcfg, tokenizer, rng, temperature, first_tokens, gate, prompts):
+def check_parallel(cfg, bcfg, tokenizer, rng, temperature, starts, gate, prompts):
     """What both engines' sample_parallel check: `check_sampling`'s arguments, a BusConfig,
-    and the decode settings. Returns (first token per stream, forced tokens per stream and
-    position (`check_prompts`), the gate as None or a float)."""
+    and the decode settings. Returns (the token each stream starts from (`check_starts`),
+    forced tokens per stream and position (`check_prompts`), the gate as None or a float)."""
     check_sampling(cfg, tokenizer, rng, temperature)
     if not isinstance(bcfg, BusConfig):
         raise ValueError(f"expected a BusConfig, got {type(bcfg).__name__}")
-    return (check_first_tokens(first_tokens, bcfg.n_streams, tokenizer),
+    return (check_starts(starts, bcfg.n_streams, tokenizer),
             check_prompts(prompts, bcfg.n_streams, tokenizer, cfg), check_gate(gate))
 
 
@@ -125,11 +131,12 @@ def decode_event(stream, pos, token, forced, probs, snc, notes, snc_delta, attn)
             'notes': notes, 'snc_delta': snc_delta, 'attn': attn}
 
 
-def parallel_trace(tokenizer, samples, rounds, steps, record, events, posts):
-    """What sample_parallel returns: per stream its tokens and text, the rounds and the
-    steps (forward passes) taken and, with record=True, the events (`decode_event`) and the
-    posts (stream, round, snapshot floats)."""
-    trace = {'texts': [tokenizer.decode(s) for s in samples], 'tokens': samples,
+def parallel_trace(tokenizer, start_tokens, samples, rounds, steps, record, events, posts):
+    """What sample_parallel returns: per stream its tokens (those it wrote) and its text (its
+    start letter, if it was given one, then what it wrote), the rounds and the steps (forward
+    passes) taken and, with record=True, the events (`decode_event`) and the posts (stream,
+    round, snapshot floats)."""
+    trace = {'texts': [tokenizer.decode([t] + s) for t, s in zip(start_tokens, samples)], 'tokens': samples,
              'rounds': rounds, 'steps': steps}
     if record:
         trace.update(events=events, posts=posts)

@@ -1,6 +1,7 @@
 """Accessibility of the figures, checked in Python (the built pages are checked in test_site.py).
 
-Every figure function of figures.part1, part2, attention and decode:
+Every figure function of figures.dataset, graph, transformer, training, decoding, notes_bus
+and cross_attention:
 - sets `fig.microdnb_alt`, a description computed from its inputs (two inputs that draw
   differently get different descriptions; the numbers the figure shows are in it);
 - writes no text smaller than MIN_FONT_PT (see there: what that is on the page);
@@ -10,6 +11,7 @@ And `display` carries the description to the reader: `show` as the <img>'s alt,
 """
 import base64
 import html
+import io
 import math
 import random
 import re
@@ -25,7 +27,8 @@ from matplotlib.text import Text  # noqa: E402
 
 from microdnb import vector  # noqa: E402
 from microdnb.config import BusConfig  # noqa: E402
-from microdnb.figures import attention, decode, display, part1, part2, style, training  # noqa: E402
+from microdnb.figures import (cross_attention, dataset, decoding, display, graph, notes_bus, style,  # noqa: E402
+                              training, transformer)
 from microdnb.scalar.autograd import Value  # noqa: E402
 from microdnb.scalar.model import init_params  # noqa: E402
 
@@ -98,39 +101,40 @@ def figures(trace, tokenizer):
     n = 120
     p2 = {'loss': list(2.4 + 0.1 * np.sin(np.arange(n))), 'gate': list(np.linspace(0.0067, 0.0087, n))}
     sweep = _sweep(tokenizer)
-    yield 'name_lengths', part1.name_lengths(_docs(), block_size=8)
-    yield 'char_frequencies', part1.char_frequencies(_docs())
-    yield 'expression_graph', part1.expression_graph(L, {a: 'a', b: 'b', c: 'c', L: 'L'})
-    yield 'matrix_heatmap', part1.matrix_heatmap(mat, row_labels=labels, title='wte')
-    yield 'embedding_scatter', part1.embedding_scatter(mat, labels, title='embeddings')
-    yield 'attention_heatmaps', part1.attention_heatmaps(_attn(), list('.emma'), title='attention')
-    yield 'prob_bars', part1.prob_bars(probs, labels, highlight=2, title='next')
+    yield 'name_lengths', dataset.name_lengths(_docs(), block_size=8)
+    yield 'char_frequencies', dataset.char_frequencies(_docs())
+    yield 'expression_graph', graph.expression_graph(L, {a: 'a', b: 'b', c: 'c', L: 'L'})
+    yield 'matrix_heatmap', transformer.matrix_heatmap(mat, row_labels=labels, title='wte')
+    yield 'embedding_scatter', transformer.embedding_scatter(mat, labels, title='embeddings')
+    yield 'attention_heatmaps', transformer.attention_heatmaps(_attn(), list('.emma'), title='attention')
+    yield 'prob_bars', transformer.prob_bars(probs, labels, highlight=2, title='next')
     yield 'loss_curve', training.loss_curve(losses, window=20, baseline=math.log(27), title='phase 1')
     yield 'lr_schedule', training.lr_schedule([0.01 * (1 - i / 300) for i in range(300)])
-    yield 'temperature_frame', training.temperature_frame(probs, labels, ['emma', '', 'ava'], 0.5)
+    yield 'temperature_frame', decoding.temperature_frame(probs, labels, ['emma', '', 'ava'], 0.5)
     yield 'time_bars', training.time_bars({'step': {'scalar': 0.25, 'numpy': 3e-4},
                                         'sample': {'scalar': 0.01, 'numpy': 1e-3}}, title='engines')
-    yield 'bus_timeline', part2.bus_timeline([10, 7, 9], 3, 0)
-    yield 'visibility_heatmap', part2.visibility_heatmap([10, 7, 9], 3, 0)
-    yield 'bus_figure', part2.bus_figure([10, 7, 9], 3, 0)
-    yield 'snc_attention_figure', attention.snc_attention_figure(trace, 2, tokenizer)
-    yield 'gate_frame', attention.gate_frame(sweep, 1, tokenizer)
-    yield 'position_gain_figure', attention.position_gain_figure(
+    yield 'bus_timeline', notes_bus.bus_timeline([10, 7, 9], 3, 0)
+    yield 'visibility_heatmap', notes_bus.visibility_heatmap([10, 7, 9], 3, 0)
+    yield 'bus_figure', notes_bus.bus_figure([10, 7, 9], 3, 0)
+    yield 'snc_attention_figure', cross_attention.snc_attention_figure(trace, 2, tokenizer)
+    yield 'gate_frame', cross_attention.gate_frame(sweep, 1, tokenizer)
+    yield 'position_gain_figure', cross_attention.position_gain_figure(
         np.arange(6), [3.0, 2.6, 2.4, 2.3, 2.2, 2.5], [100, 98, 90, 70, 40, 12],
         {'full': np.array([0.1, 0.02, 0.0, -0.01, 0.01, 0.0]),
          'plan_only': np.array([0.08, 0.0, 0.0, 0.0, 0.0, 0.0])})
-    yield 'phase2_figure', decode.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))),
+    yield 'phase2_figure', training.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))),
                                                 list(np.linspace(0.0067, 0.02, n)))
-    yield 'decode_figure', decode.decode_figure(trace, tokenizer)
+    yield 'decode_figure', decoding.decode_figure(trace, tokenizer)
 
 
 FIGURE_FUNCTIONS = {
-    'part1': ['name_lengths', 'char_frequencies', 'expression_graph', 'matrix_heatmap',
-              'embedding_scatter', 'attention_heatmaps', 'prob_bars'],
-    'training': ['loss_curve', 'lr_schedule', 'temperature_frame', 'time_bars'],
-    'part2': ['bus_timeline', 'visibility_heatmap', 'bus_figure'],
-    'attention': ['snc_attention_figure', 'gate_frame', 'position_gain_figure'],
-    'decode': ['phase2_figure', 'decode_figure'],
+    'dataset': ['name_lengths', 'char_frequencies'],
+    'graph': ['expression_graph'],
+    'transformer': ['matrix_heatmap', 'embedding_scatter', 'attention_heatmaps', 'prob_bars'],
+    'training': ['loss_curve', 'lr_schedule', 'time_bars', 'phase2_figure'],
+    'decoding': ['temperature_frame', 'decode_figure'],
+    'notes_bus': ['bus_timeline', 'visibility_heatmap', 'bus_figure'],
+    'cross_attention': ['snc_attention_figure', 'gate_frame', 'position_gain_figure'],
 }
 
 
@@ -149,7 +153,8 @@ NOT_FIGURES = {'bus_label', 'visibility_table', 'snc_attention_table'}
 def test_every_figure_function_is_covered(all_figures):
     """A new public function in these modules is either a figure checked here or listed as not one."""
     import inspect
-    for name, module in {'part1': part1, 'training': training, 'part2': part2, 'attention': attention, 'decode': decode}.items():
+    for name, module in {'dataset': dataset, 'graph': graph, 'transformer': transformer, 'training': training,
+                         'decoding': decoding, 'notes_bus': notes_bus, 'cross_attention': cross_attention}.items():
         public = {f for f, obj in vars(module).items() if inspect.isfunction(obj)
                   and obj.__module__ == module.__name__ and not f.startswith('_')}
         unchecked = public - set(FIGURE_FUNCTIONS[name]) - NOT_FIGURES
@@ -175,27 +180,27 @@ def _alt(fig):
 def test_alt_text_is_computed_from_the_data():
     """Alt texts state the numbers drawn, and change when the data changes."""
     docs = _docs()
-    alt = _alt(part1.name_lengths(docs, block_size=6))
+    alt = _alt(dataset.name_lengths(docs, block_size=6))
     lengths = [len(d) for d in docs]
     assert f"{len(docs):,} names" in alt and f"from {min(lengths)} to {max(lengths)}" in alt
     assert f"{sum(n > 5 for n in lengths):,} longer names would be cut" in alt
     probs = [0.1, 0.6, 0.05, 0.25]
-    alt = _alt(part1.prob_bars(probs, list('abcd'), highlight=3))
+    alt = _alt(transformer.prob_bars(probs, list('abcd'), highlight=3))
     assert "'b' (0.600)" in alt and "'d', probability 0.250, rank 2 of 4" in alt
-    assert _alt(part1.prob_bars(probs, list('abcd'), highlight=0)) != alt
+    assert _alt(transformer.prob_bars(probs, list('abcd'), highlight=0)) != alt
     alts = set()
     for c in (1, 2, 3):
         for lag in (0, 1):
-            alts.add(_alt(part2.bus_figure([6, 5], c, lag)))
+            alts.add(_alt(notes_bus.bus_figure([6, 5], c, lag)))
     assert len(alts) == 6, "each cadence/lag frame must describe what differs"
-    assert _alt(part2.bus_figure([6, 5], 2, 1)).startswith("Cadence 2, lag 1.")
+    assert _alt(notes_bus.bus_figure([6, 5], 2, 1)).startswith("Cadence 2, lag 1.")
     times = {'step': {'scalar': 0.2, 'numpy': 0.002}}
     assert "numpy 100 times faster" in _alt(training.time_bars(times))
 
 
 def test_decode_alt_names_the_names(trace_and_tokenizer):
     trace, tokenizer = trace_and_tokenizer
-    alt = _alt(decode.decode_figure(trace, tokenizer))
+    alt = _alt(decoding.decode_figure(trace, tokenizer))
     for toks in trace['tokens']:
         assert "'" + ''.join(tokenizer.uchars[t] for t in toks) + "'" in alt
     assert f"{trace['rounds']} rounds" in alt
@@ -284,7 +289,7 @@ def test_stream_colours_in_figures_are_from_the_palette(all_figures):
 def test_show_puts_the_alt_text_on_the_img(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    fig = part1.prob_bars([0.5, 0.5], ['a', 'b'], highlight=1)
+    fig = transformer.prob_bars([0.5, 0.5], ['a', 'b'], highlight=1)
     alt = fig.microdnb_alt
     display.show(fig)
     assert not plt.fignum_exists(fig.number)          # closed
@@ -308,7 +313,7 @@ def test_show_refuses_a_figure_without_alt_text():
 
 def test_png_is_deterministic_and_carries_its_description():
     def draw():
-        fig = part1.prob_bars([0.2, 0.8], ['a', 'é→'], highlight=1)   # non-Latin-1 text too
+        fig = transformer.prob_bars([0.2, 0.8], ['a', 'é→'], highlight=1)   # non-Latin-1 text too
         return fig, fig.microdnb_alt
     (f1, alt), (f2, _) = draw(), draw()
     a, b = display.png(f1), display.png(f2)
@@ -317,7 +322,10 @@ def test_png_is_deterministic_and_carries_its_description():
     assert b'Software' not in a
     assert display.png_description(b'not a png') is None
     fig, _ = plt.subplots()
-    assert display.png_description(style.fig_to_png(fig)) is None
+    plain = io.BytesIO()
+    fig.savefig(plain, format='png')
+    plt.close(fig)
+    assert display.png_description(plain.getvalue()) is None
 
 
 # ---------------------------------------------------------------- tables

@@ -1,4 +1,4 @@
-"""The measurements of part II (microdnb.study.measure) and the figures built on them (figures.part2).
+"""The measurements of part II (microdnb.study.measure) and the figures built on them (figures.notes_bus, ...).
 
 Oracles: the scalar engine, driven in ways that realise each condition independently of the
 notes hooks the measurements use (a cadence no position reaches = 'plan_only', a zero
@@ -17,10 +17,10 @@ from hypothesis import given, strategies as st
 
 matplotlib.use('Agg')
 
-from microdnb.study import controls, measure  # noqa: E402
+from microdnb.study import controls, measure, stats  # noqa: E402
 from microdnb import reference, vector  # noqa: E402
 from microdnb.scalar import train  # noqa: E402
-from microdnb.figures import attention, decode, part2  # noqa: E402
+from microdnb.figures import cross_attention, decoding, notes_bus, training  # noqa: E402
 from microdnb.scalar.autograd import Value  # noqa: E402
 from microdnb.bus import NotesBus, emits, visibility  # noqa: E402
 from microdnb.config import BusConfig, ModelConfig, TrainConfig  # noqa: E402
@@ -100,7 +100,7 @@ def test_forward_passes():
 def test_visibility_table_agrees_with_bus_visibility():
     lengths = [5, 4, 6]
     for lag in (0, 1):
-        snapshots, steps, seen = part2.visibility_table(lengths, 3, lag)
+        snapshots, steps, seen = notes_bus.visibility_table(lengths, 3, lag)
         posts, reads = visibility(lengths, 3, lag)
         assert len(snapshots) == len(lengths) + sum(len(p) for p in posts)
         for j, step in enumerate(steps):
@@ -364,12 +364,12 @@ def test_gate_sweep_changes_only_the_gate(open_model, tiny_cfg, tiny_tokenizer, 
 # ---------------------------------------------------------------- small statistics
 
 def test_paired_difference_and_positions():
-    mean, se = measure.paired_difference([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])
+    mean, se = stats.paired_difference([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])
     assert (mean, se) == (1.0, 0.0)
-    mean, se = measure.paired_difference([1.0, 3.0], [0.0, 0.0])
+    mean, se = stats.paired_difference([1.0, 3.0], [0.0, 0.0])
     assert mean == 2.0 and se == pytest.approx(math.sqrt(2) / math.sqrt(2))
     with pytest.raises(ValueError):
-        measure.paired_difference([1.0], [1.0])
+        stats.paired_difference([1.0], [1.0])
     m = {'positions': np.array([0, 1, 0, 1, 2]), 'losses': np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
          'groups': np.array([0, 0, 1, 1, 1])}
     pos, means, counts = measure.loss_by_position(m)
@@ -388,7 +388,7 @@ def test_reference_run_is_replicate(all_docs):
         np.testing.assert_array_equal(run['params'][name], value)
     assert len(run['phase1']['loss']) == 4 and len(run['phase2']['gate']) == 2
     assert run['phase2']['gate'][-1] == vector.gate_value(params)
-    shuffled, tokenizer = reference.reference_docs(seed=3, docs=docs)
+    shuffled, tokenizer = reference.setup(seed=3, docs=docs, engine=None)[:2]
     assert shuffled == run['docs'] and tokenizer.uchars == run['tokenizer'].uchars
     # the scalar engine records the same curves
     scalar = reference.reference_run(seed=3, steps=4, snc_steps=2, engine='scalar', docs=docs)
@@ -403,7 +403,7 @@ def test_figures_and_frames(open_model, tiny_cfg, tiny_tokenizer, groups):
     trace = vector.sample_parallel(vector.params_from(open_model), tiny_cfg, BusConfig(3, 2, 0),
                                    tiny_tokenizer,
                                    random.Random(0), record=True)
-    rows, labels, weights = attention.snc_attention_table(trace, 2)
+    rows, labels, weights = cross_attention.snc_attention_table(trace, 2)
     events = [e for e in trace['events'] if e['stream'] == 2]
     assert len(rows) == len(events)
     # each head's weights over the readable notes sum to one; unreadable cells are NaN
@@ -411,12 +411,12 @@ def test_figures_and_frames(open_model, tiny_cfg, tiny_tokenizer, groups):
     for i, e in enumerate(events):
         assert (~np.isnan(weights[0, i])).sum() == len(e['notes'])
     with pytest.raises(ValueError, match='stream 5'):
-        attention.snc_attention_table(trace, 5)
+        cross_attention.snc_attention_table(trace, 5)
 
-    figs = [part2.bus_figure([4, 3], 2, 0), attention.snc_attention_figure(trace, 0, tiny_tokenizer),
-            decode.decode_figure(trace, tiny_tokenizer)]
+    figs = [notes_bus.bus_figure([4, 3], 2, 0), cross_attention.snc_attention_figure(trace, 0, tiny_tokenizer),
+            decoding.decode_figure(trace, tiny_tokenizer)]
     sweep = measure.gate_sweep(open_model, tiny_cfg, tiny_tokenizer, groups[:1], [0.1, 1.0], n_batches=1)
-    figs.append(attention.gate_frame(sweep, 1, tiny_tokenizer))
+    figs.append(cross_attention.gate_frame(sweep, 1, tiny_tokenizer))
     for fig in figs:
         assert isinstance(fig, matplotlib.figure.Figure)
         plt.close(fig)
@@ -431,7 +431,7 @@ def test_decode_figure_counts_the_sequential_passes(open_model, tiny_cfg, tiny_t
                                        random.Random(1))
         lengths = [len(t) + (len(t) < trace["rounds"]) for t in trace["tokens"]]  # a stream cut at block_size has no end step
         assert sum(lengths) == trace["steps"]
-        fig = decode.decode_figure(trace, tiny_tokenizer, bcfg)
+        fig = decoding.decode_figure(trace, tiny_tokenizer, bcfg)
         passes = measure.forward_passes(lengths, bcfg.cadence, lag)
         title = fig.axes[0].get_title()
         assert f"{trace['rounds']} rounds" in title
@@ -439,14 +439,14 @@ def test_decode_figure_counts_the_sequential_passes(open_model, tiny_cfg, tiny_t
         assert f"{passes} in all" in fig.microdnb_alt
         plt.close(fig)
     with pytest.raises(ValueError, match='BusConfig'):
-        decode.decode_figure(trace, tiny_tokenizer, BusConfig(2, 2, 0))
+        decoding.decode_figure(trace, tiny_tokenizer, BusConfig(2, 2, 0))
 
 
 def test_position_gain_error_bars_and_phase2_bounds():
     import matplotlib.pyplot as plt
     gains = {'notes': np.array([0.1, 0.0, -0.02]), 'plan_only': np.array([0.05, 0.01, 0.0])}
     errors = {'notes': np.array([0.01, 0.02, 0.03]), 'plan_only': np.array([0.01, 0.01, 0.01])}
-    fig = attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, errors)
+    fig = cross_attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, errors)
     ax = fig.axes[1]
     # one error bar per bar, spanning gain +- error
     segments = [seg for c in ax.collections for seg in c.get_segments()]
@@ -454,11 +454,11 @@ def test_position_gain_error_bars_and_phase2_bounds():
     assert spans == sorted(round(float(e), 9) for es in errors.values() for e in es)
     assert '± 1 SE over names' in fig.microdnb_alt
     with pytest.raises(ValueError, match='labels'):
-        attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, {'notes': errors['notes']})
+        cross_attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, {'notes': errors['notes']})
     n = 60
     p2 = {'loss': list(2.4 + 0.1 * np.sin(np.arange(n))), 'gate': list(np.linspace(0.0067, 0.0087, n))}
     steady, most = np.linspace(0.0067, 0.014, n), np.linspace(0.0067, 0.056, n)
-    fig = decode.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))), steady, gate_max=most)
+    fig = training.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))), steady, gate_max=most)
     gate_ax = fig.axes[-1]
     assert gate_ax.get_yscale() == 'log' and len(gate_ax.lines) == 3
     np.testing.assert_allclose(gate_ax.lines[0].get_ydata(), most)

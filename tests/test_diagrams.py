@@ -22,7 +22,6 @@ from matplotlib.colors import to_rgb  # noqa: E402
 from microdnb.bus import emits, visibility  # noqa: E402
 from microdnb.config import ModelConfig, TrainConfig  # noqa: E402
 from microdnb.figures import diagrams as D, display  # noqa: E402
-from microdnb.figures.style import fig_to_png  # noqa: E402
 from microdnb.params import param_shapes  # noqa: E402
 from microdnb.scalar import model  # noqa: E402
 from microdnb.scalar.train import train_phase1  # noqa: E402
@@ -72,7 +71,7 @@ def test_renders_in_under_a_second(name):
     best = math.inf
     for _ in range(2):  # the better of two, in this process's CPU time: other load on the machine does not count
         t0 = time.process_time()
-        png = fig_to_png(ALL[name]())
+        png = display.png(ALL[name]())
         best = min(best, time.process_time() - t0)
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
     assert best < 1.0, f"{name} took {best:.2f} s"

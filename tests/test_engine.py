@@ -13,7 +13,7 @@ from microdnb import vector
 from microdnb.scalar import model, sample, train
 from microdnb.bus import visibility
 from microdnb.config import BusConfig, ModelConfig, TrainConfig
-from microdnb.data import Tokenizer
+from microdnb.data import Tokenizer, phase2_docs
 from microdnb.params import SNC_KEYS, base_keys, param_shapes
 from microdnb.scalar.model import param_list
 from microdnb.data import names_path
@@ -284,7 +284,7 @@ def test_groups_fn_replaces_the_phase2_documents():
     vector.train_phase2(a, cfg, tcfg, bcfg, DOCS, TOKENIZER)
     vector.train_phase2(b, cfg, tcfg, bcfg, None, TOKENIZER,
                         groups_fn=lambda step: [TOKENIZER.encode(d)
-                                                for d in train.phase2_docs(DOCS, step, 2)])
+                                                for d in phase2_docs(DOCS, step, 2)])
     assert all(np.array_equal(a[k], b[k]) for k in a)
     c = dict((k, v.copy()) for k, v in params.items())
     vector.train_phase2(c, cfg, tcfg, bcfg, None, TOKENIZER,
@@ -334,8 +334,7 @@ def test_sample_parallel_same_draws_and_trace(lag):
     state_dict, params = make(cfg, seed=lag, gate=0.0)
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
     rng_s, rng_n = random.Random(lag), random.Random(lag)
-    first = [TOKENIZER.BOS, 0, 3]
-    for kw in ({}, {'first_tokens': first}):
+    for kw in ({}, {'starts': [None, TOKENIZER.uchars[0], TOKENIZER.uchars[3]]}):
         ref = sample.sample_parallel(state_dict, cfg, bcfg, TOKENIZER, rng_s, 0.8, record=True, **kw)
         got = vector.sample_parallel(params, cfg, bcfg, TOKENIZER, rng_n, 0.8, record=True, **kw)
         assert_same_trace(ref, got)

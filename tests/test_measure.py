@@ -1,4 +1,4 @@
-"""The small statistics of microdnb.study.measure: the cluster-robust standard error.
+"""The small statistics of microdnb.study.stats: the cluster-robust standard error.
 
 Oracles: a hand-worked example; with clusters of equal size, the plain standard error of
 the per-cluster mean differences (computed from the cluster means, not from the
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from microdnb.study.measure import clustered_difference, name_of_token, paired_difference
+from microdnb.study.stats import clustered_difference, name_of_token, paired_difference
 
 finite = st.floats(-100, 100, allow_nan=False, allow_subnormal=False)
 

@@ -242,8 +242,10 @@ def test_bad_gates_and_prompts_fail_clearly(engine):
         decode(prompts=['', 3])
     with pytest.raises(TypeError, match='prompts must be None or a list of 2 strings'):
         decode(prompts='em')
-    with pytest.raises(ValueError, match='first_tokens'):
-        decode(first_tokens=[BOS, 99])
+    with pytest.raises(ValueError, match=r"starts\[1\] must be '' or None \(the start token\) or one character"):
+        decode(starts=[None, 'Q'])
+    with pytest.raises(ValueError, match='starts must be None or a list of 2 start letters'):
+        decode(starts=['e'])
     with pytest.raises(ValueError, match="prompt has the character '!'"):
         eng.sample_single(params, CFG, TOKENIZER, random.Random(0), prompt='a!')
     with pytest.raises(TypeError, match='prompt must be a str'):

@@ -11,7 +11,7 @@ from microdnb.scalar.layers import sigmoid
 from microdnb.params import SNC_KEYS, base_keys
 from microdnb.scalar.model import init_params, param_list
 from microdnb.scalar.train import Adam, doc_loss, streams_loss, train_phase1, train_phase2
-from microdnb.schedule import phase2_docs
+from microdnb.data import phase2_docs
 
 H = 1e-5       # measured: central-difference error ~1e-9 relative here; 1e-6 would be round-off bound
 RTOL = 1e-6

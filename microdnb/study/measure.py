@@ -2,9 +2,9 @@
 
 Bus bookkeeping (`bus_stats`, `forward_passes`) needs no model. The model measurements
 (held-out loss under the control conditions of `controls`, the SNC delta's size, the plan
-seeds) run on the numpy engine; given the scalar engine's `Value` parameters they convert
-them to numpy first, so a test can build a model with the scalar engine and check these
-numbers against its own forward.
+seeds) run on the numpy engine, on any engine's parameters (read with `vector.params_from`),
+so a test can build a model with the scalar engine and check these numbers against its own
+forward.
 """
 import math
 import random
@@ -12,19 +12,12 @@ import random
 import numpy as np
 
 from .. import vector
-from ..bus import visibility
+from ..bus import check_lengths, visibility
 from ..config import REFERENCE_BUS, BusConfig, ModelConfig, TrainConfig, check_float, check_int
 from ..reference import N_STREAMS_INFER
-from ..vector.bus import scheduler
+from ..vector.bus import round_blocks
 from ..vector.layers import softmax
 from . import controls
-
-
-def _check_lengths(lengths):
-    if isinstance(lengths, (str, bytes)) or not lengths or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in lengths):
-        raise ValueError(f"lengths must be a non-empty list of integers >= 1, got {lengths!r}")
-    return list(lengths)
 
 
 # ---------------------------------------------------------------- the bus, without a model
@@ -40,7 +33,7 @@ def bus_stats(lengths, cadence, lag, ended=()):
                   note from that stream is (t - round it was posted after; a plan seed
                   counts as posted at round -1). 0 means "posted this same round".
     """
-    lengths = _check_lengths(lengths)
+    lengths = check_lengths(lengths, 1)
     posts, reads = visibility(lengths, check_int(cadence, 'cadence', 1), check_int(lag, 'lag', 0), ended)
     n_streams = len(lengths)
     ages = []
@@ -59,16 +52,21 @@ def bus_stats(lengths, cadence, lag, ended=()):
 def forward_passes(lengths, cadence, lag):
     """How many forward passes, one after another, a parallel decode of streams running
     `lengths` positions needs when every pass that can be batched is batched: the blocks
-    the numpy engine's scheduler (`vector.bus.scheduler`, batched=None) runs.
+    the numpy engine's `vector.bus.round_blocks` (batched=None) runs.
 
     lag >= 1: one pass per round (no stream reads its own round's posts).
     lag 0: in a round where nobody posts, every stream reads the same notes whatever
     the order, so the round is one pass; in a posting round, later streams read earlier
     streams' fresh notes, so the live streams go one at a time.
     """
-    lengths = _check_lengths(lengths)
-    blocks = scheduler(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
-    return sum(len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths)))
+    return sum(passes_per_round(lengths, cadence, lag))
+
+
+def passes_per_round(lengths, cadence, lag):
+    """The forward passes of each round that `forward_passes` counts, round by round."""
+    lengths = check_lengths(lengths, 1)
+    blocks = round_blocks(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
+    return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]
 
 
 # ---------------------------------------------------------------- how far Adam moves the gate
@@ -125,12 +123,6 @@ def heldout_groups(docs, n_groups=200, group_size=2, tail=400):
     return [tuple(pool[g * group_size:(g + 1) * group_size]) for g in range(n_groups)]
 
 
-def _np_params(params):
-    """numpy parameters from numpy or scalar (Value) parameters."""
-    first = next(iter(params.values()))
-    return vector.params_from(params) if isinstance(first, list) else params
-
-
 def _token_groups(groups, tokenizer):
     if not groups or any(isinstance(g, str) or not g for g in groups):
         raise ValueError("groups must be a non-empty list of tuples of names (see heldout_groups)")
@@ -144,13 +136,13 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, condition='notes', rat
     Returns a dict: loss (mean per token over every token of every group), n_tokens,
     losses (per token: group by group, stream by stream), positions and groups (the
     position and the group index of each of those tokens); for 'shuffled' also fallbacks
-    and dropped_notes (see controls.decode); with ratios=True ('notes' only) ratios: per
+    and dropped_notes (see controls.losses_under); with ratios=True ('notes' only) ratios: per
     token and layer that read at least one note, |SNC delta| / |residual it is added to|.
     """
     controls.check_condition(condition, tuple(c for c in controls.CONDITIONS if c != 'repaired'))
     if ratios and condition != 'notes':
         raise ValueError("ratios are measured with the notes as trained only (condition='notes')")
-    params = _np_params(params)
+    params = vector.params_from(params)
     token_groups = _token_groups(groups, tokenizer)
     report, snc_ratios = {}, []
     if ratios:  # the bus as trained, and what SNC added to the residual at each token
@@ -165,7 +157,7 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, condition='notes', rat
                     if t < len(r) and trace['read'][t]:
                         snc_ratios.extend(r[t])
     else:
-        per_group, report = controls.decode(params, cfg, bcfg, token_groups, condition, keys=groups)
+        per_group, report = controls.losses_under(params, cfg, bcfg, token_groups, condition, keys=groups)
     losses, positions, group_index = [], [], []
     for g, streams in enumerate(per_group):
         for nll in streams:
@@ -184,7 +176,7 @@ def with_gate(params, gate):
     """A copy of numpy `params` whose SNC gate is `gate` (0 < gate <= 1; 1 means the logit 40,
     where sigmoid is 1.0 in float64)."""
     gate = check_float(gate, 'gate', 0.0, 1.0, min_open=True)
-    out = {k: v.copy() for k, v in _np_params(params).items()}
+    out = vector.params_from(params)
     out['snc_gate'][0, 0] = 40.0 if gate == 1 else math.log(gate / (1 - gate))
     return out
 
@@ -192,7 +184,7 @@ def with_gate(params, gate):
 def plan_seeds(params, cfg, bcfg, tokenizer, groups):
     """Every plan seed any stream read while the groups were decoded, as rows of an array
     (taken off the bus through the engine's notes hook, not recomputed)."""
-    params = _np_params(params)
+    params = vector.params_from(params)
     seeds = []
 
     def grab(reader, round_, labels, notes):
@@ -207,7 +199,7 @@ def first_token_probs(params, cfg, bcfg, tokenizer, reader=0):
     """The model's distribution (temperature 1) of a name's first character, for stream
     `reader` of `bcfg.n_streams` streams that all start from BOS (at position 0 SNC can
     only read plan seeds), and for the trunk alone. Returns (with_bus, trunk) arrays."""
-    params = _np_params(params)
+    params = vector.params_from(params)
     reader = check_int(reader, 'reader', 0, bcfg.n_streams - 1)
     empty = [tokenizer.BOS, tokenizer.BOS]
     logp = vector.streams_log_probs(params, cfg, bcfg, [empty] * bcfg.n_streams)[reader][0]
@@ -248,43 +240,7 @@ def gate_sweep(params, cfg, tokenizer, groups, gates, loss_bus=REFERENCE_BUS, sa
     return out
 
 
-# ---------------------------------------------------------------- small statistics
-
-def paired_difference(a, b):
-    """Mean of a - b over paired per-token losses, and its standard error (the spread of
-    the differences / sqrt(n)): is a difference between two conditions bigger than noise?"""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError(f"need two 1-D arrays of the same length >= 2, got shapes {a.shape}, {b.shape}")
-    d = a - b
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-
-
-def clustered_difference(a, b, clusters):
-    """Mean of a - b over paired per-token losses, and its standard error with the tokens
-    grouped into `clusters` (one integer label per token, e.g. the name it belongs to).
-
-    Tokens of one name are not independent (a hard name is hard at every position), so
-    the clusters, not the tokens, are the independent units (a cluster-robust standard
-    error): each cluster's deviations from the mean difference are summed, and the SE is
-    sqrt(n / (n - 1) * sum of the squared cluster sums) / (number of tokens), for n
-    clusters. With every token its own cluster it is `paired_difference`'s SE.
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    clusters = np.asarray(clusters)
-    if a.shape != b.shape or a.shape != clusters.shape or a.ndim != 1:
-        raise ValueError(f"a, b and clusters must be 1-D and of one length, got shapes "
-                         f"{a.shape}, {b.shape}, {clusters.shape}")
-    if not np.issubdtype(clusters.dtype, np.integer):
-        raise ValueError(f"clusters must be integer labels, one per token, got dtype {clusters.dtype}")
-    labels, index = np.unique(clusters, return_inverse=True)
-    if len(labels) < 2:
-        raise ValueError(f"clusters must hold at least 2 distinct labels, got {len(labels)}")
-    d = a - b
-    resid = np.bincount(index, weights=d - d.mean())
-    n = len(labels)
-    return float(d.mean()), float(np.sqrt(n / (n - 1) * (resid ** 2).sum()) / len(d))
-
+# ---------------------------------------------------------------- held-out measurements, summarised
 
 def loss_by_position(measure):
     """Mean loss at each position, from a `heldout_measure` result: (positions, means, counts)."""
@@ -293,16 +249,6 @@ def loss_by_position(measure):
     counts = np.bincount(pos, minlength=len(ps))
     sums = np.bincount(pos, weights=losses, minlength=len(ps))
     return ps, sums / np.maximum(counts, 1), counts
-
-
-def name_of_token(measure):
-    """The index of the name each token of a `heldout_measure` result belongs to (its
-    positions restart at 0 with every name): the clusters of `clustered_difference`."""
-    pos = np.asarray(measure['positions'])
-    if pos.ndim != 1 or not len(pos) or pos[0] != 0:
-        raise ValueError("measure['positions'] must be a 1-D array of positions starting at 0 "
-                         "(a heldout_measure result)")
-    return np.cumsum(pos == 0) - 1
 
 
 def group_losses(measure):

@@ -1,5 +1,6 @@
 """The experiments' results file: where it came from, writing and reading it (checked),
-picking runs out of it, and the mean and spread over seeds."""
+picking runs out of it, the mean and spread over seeds, and what part III's tables and
+figures summarise from it (each condition's gain over the trunk, the sweeps)."""
 import json
 import math
 import os
@@ -13,6 +14,8 @@ import numpy as np
 from .. import __version__
 from ..config import ModelConfig
 from ..fileio import atomic_write
+from . import tasks
+from .spec import SWEEPS
 
 FORMAT = 'microdnb-experiments-v2'
 # what changed from the previous format: the same measurements under the controls' new names
@@ -136,3 +139,46 @@ def loss_stats(runs, condition, stream=None):
     vals = [r['loss'][condition]['loss'] if stream is None else r['loss'][condition]['by_stream'][stream]
             for r in runs if condition in r['loss']]
     return mean_std(vals)
+
+
+# the trained controls: label -> (what phase 2 trained under, the condition measured after it)
+TRAINED = {'trained repaired': ('repaired', 'notes'), 'trained plan_only': ('plan_only', 'plan_only')}
+# what control_gains compares with the trunk: the conditions, then the trained controls
+GAINS = ('notes', 'shuffled', 'repaired', 'plan_only', *TRAINED)
+
+
+def control_gains(results, sched='ours'):
+    """{label: (means, stds)} over the tasks in the results, of the held-out loss under each
+    condition of GAINS (a trained control under the condition of TRAINED) minus the trunk's,
+    seed by seed, at the main setting with schedule `sched` (what
+    figures.experiments.plot_controls draws). Returns (tasks, gains)."""
+    main = main_setting(results)
+    tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=sched, **main)]
+    gains = {}
+    for label in GAINS:
+        train, cond = TRAINED.get(label, ('notes', label))
+        means, stds = [], []
+        for task in tasks_here:
+            base = {r['seed']: r['loss']['trunk']['loss']
+                    for r in select(results, task=task, schedule=sched, train='notes', **main)}
+            runs = select(results, task=task, schedule=sched, train=train, **main)
+            diffs = [r['loss'][cond]['loss'] - base[r['seed']] for r in runs if cond in r['loss']]
+            m, s = mean_std(diffs) if diffs else (np.nan, 0.0)
+            means.append(m)
+            stds.append(s)
+        gains[label] = (means, stds)
+    return tasks_here, gains
+
+
+def sweep_rows(results, task, axis):
+    """For a sweep over `axis` ('cadence', 'lag' or 'n_streams') of `task`, one row per value:
+    (value, {condition: (mean, std)}, gate (mean, std), rounds, token_steps)."""
+    main = main_setting(results)
+    out = []
+    for v in results['settings'][SWEEPS[axis]]:
+        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
+        if not runs:
+            continue
+        conds = {c: loss_stats(runs, c) for c in ('notes', 'trunk', 'shuffled') if c in runs[0]['loss']}
+        out.append((v, conds, mean_std([r['final_gate'] for r in runs]), runs[0]['rounds'], runs[0]['token_steps']))
+    return out

@@ -1,27 +1,16 @@
-"""The numpy engine's parameters: a dict name -> 2-D float64 array, convertible to and from
-the scalar engine's state_dict, and arranged once per call for the forward pass."""
+"""The numpy engine's parameters: a dict name -> 2-D float64 array, made from any engine's
+parameters, and arranged once per call for the forward pass."""
 import math
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..params import check_init, param_shapes
+from ..config import ModelConfig, check_init
+from ..params import float_rows, param_shapes
 
 
 def params_from(params):
-    """Float64 arrays from any engine's parameters (rows of Values or floats, 2-D arrays)."""
-    if not isinstance(params, dict) or not params:
-        raise ValueError(f"params_from needs a non-empty dict name -> matrix, got {type(params).__name__}")
-    return {name: np.array([[float(getattr(v, 'data', v)) for v in row] for row in mat],
-                           dtype=np.float64)
-            for name, mat in params.items()}
-
-
-def to_floats(params):
-    """Dict of 2-D arrays -> rows of Python floats per name (what checkpoints and the scalar engine read)."""
-    if not isinstance(params, dict) or not params:
-        raise ValueError("to_floats needs a non-empty dict name -> 2-D array")
-    return {name: np.asarray(arr, dtype=np.float64).tolist() for name, arr in params.items()}
+    """Float64 arrays from any engine's parameters (`params.float_rows`)."""
+    return {name: np.array(rows, dtype=np.float64) for name, rows in float_rows(params).items()}
 
 
 def init_params(cfg, rng):

@@ -1,5 +1,5 @@
-"""Figures of chapters 7 and 8: SNC's attention over the notes, the model at one gate value,
-and the loss gained per position. Each sets `fig.microdnb_alt` from the data it draws.
+"""SNC drawn (chapters 7 and 8): its attention over the notes, the model at one gate value,
+and the loss it gains at each position. Each sets `fig.microdnb_alt` from the data it draws.
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -7,7 +7,7 @@ from matplotlib.transforms import ScaledTranslation
 from matplotlib.ticker import NullLocator
 
 from .display import text_color
-from .part2 import bus_label
+from .notes_bus import bus_label
 from .style import GREY, HATCHES, NOT_READABLE_HATCH, STREAM_COLORS, WIDTH, stream_color
 from .words import join_and, quote_token
 
@@ -203,8 +203,6 @@ def _alt_gate(sweep, index, tokens, label, flat, dup):
             f"sampled in parallel, {dup} repeat{'' if dup == 1 else 's'}: "
             + ', '.join(t or '(empty)' for t in flat) + ".")
 
-
-# ---------------------------------------------------------------- chapter 8: the planner seed
 
 def position_gain_figure(positions, trunk_loss, counts, gains, errors=None, trunk_errors=None,
                          error_label='± 1 SE over names'):

@@ -1,13 +1,13 @@
-"""Tables and matplotlib figures for part III of the book (the experiments), drawn from a
-results dict (`study.results.load_results`).
+"""The experiments of part III drawn: tables and figures of a results dict
+(`study.results.load_results`).
 
 Every `*_table` function returns rows of strings, the header first (show them with
 `tables.Table` or `tables.format_table`); every `plot_*` function returns a
 `matplotlib.figure.Figure` and never calls `plt.show()`, with its alternative text, computed
 from the numbers drawn, in `fig.microdnb_alt` (see `display`). Each condition has one colour
 in every figure, and a second cue (a label, a hatch, a marker) where colour would carry it.
-Measurements on one seed retrained in a chapter (every name's losses, standard errors over
-names, per-character figures) are in `part3_live`.
+The live slice of a chapter (one seed retrained, every name's losses) is drawn by
+`conditions`.
 """
 import math
 
@@ -17,18 +17,15 @@ import numpy as np
 from ..config import TrainConfig
 from ..study import tasks
 from ..study.measure import gate_reach
-from ..study.results import loss_stats, main_setting, mean_std, select
+from ..study.results import TRAINED, control_gains, loss_stats, main_setting, mean_std, select, sweep_rows
 from ..study.spec import SWEEPS
 from .style import GREY, WIDTH, stream_color, stream_marker
 
 # what the bars and lines show, in the order that picks their colours ('trunk' is grey)
 DRAWN = ('notes', 'shuffled', 'repaired', 'plan_only', 'posts_zeroed', 'trained repaired', 'trained plan_only')
 # the columns of controls_table: the conditions measured after ordinary phase 2, then the
-# two trained controls, each measured under the condition it was trained with
+# two trained controls (results.TRAINED), each measured under the condition it was trained with
 MEASURED = ('notes', 'trunk', 'shuffled', 'repaired', 'plan_only')
-TRAINED = {'trained repaired': ('repaired', 'notes'), 'trained plan_only': ('plan_only', 'plan_only')}
-
-
 def condition_color(label):
     """The colour of a condition (or of a trained control) in every figure of part III."""
     return GREY if label == 'trunk' else stream_color(DRAWN.index(label))
@@ -165,20 +162,6 @@ def rounds_table(results, task='split'):
     return rows
 
 
-def sweep_rows(results, task, axis):
-    """For a sweep over `axis` ('cadence', 'lag' or 'n_streams') of `task`, one row per value:
-    (value, {condition: (mean, std)}, gate (mean, std), rounds, token_steps)."""
-    main = main_setting(results)
-    out = []
-    for v in results['settings'][SWEEPS[axis]]:
-        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
-        if not runs:
-            continue
-        conds = {c: loss_stats(runs, c) for c in ('notes', 'trunk', 'shuffled') if c in runs[0]['loss']}
-        out.append((v, conds, mean_std([r['final_gate'] for r in runs]), runs[0]['rounds'], runs[0]['token_steps']))
-    return out
-
-
 def sweep_table(results, task='copy'):
     """Rows of what `plot_sweeps` draws: for each swept setting (cadence, lag, streams) and
     value, the held-out loss over all streams with the notes, shuffled and the trunk alone
@@ -228,30 +211,6 @@ def task_controls_table(results, task, sched='ours'):
 
 
 # ---------------------------------------------------------------- figures
-
-def control_gains(results, sched='ours'):
-    """What plot_controls draws: {label: (means, stds)} over the tasks in the results, of the
-    held-out loss under each condition (and trained control) minus the trunk's, seed by
-    seed. Returns (tasks, gains)."""
-    main = main_setting(results)
-    tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=sched, **main)]
-    gains = {}
-    for label in DRAWN:
-        if label == 'posts_zeroed':
-            continue
-        train, cond = TRAINED.get(label, ('notes', label))
-        means, stds = [], []
-        for task in tasks_here:
-            base = {r['seed']: r['loss']['trunk']['loss']
-                    for r in select(results, task=task, schedule=sched, train='notes', **main)}
-            runs = select(results, task=task, schedule=sched, train=train, **main)
-            diffs = [r['loss'][cond]['loss'] - base[r['seed']] for r in runs if cond in r['loss']]
-            m, s = mean_std(diffs) if diffs else (np.nan, 0.0)
-            means.append(m)
-            stds.append(s)
-        gains[label] = (means, stds)
-    return tasks_here, gains
-
 
 def plot_controls(results, sched='ours'):
     """Bars: held-out loss minus the trunk's, per task and condition, mean over seeds; error
