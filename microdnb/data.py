@@ -20,6 +20,8 @@ from pathlib import Path
 
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
+# How printouts, tables and figures write BOS, the start/end token: one spelling for the book.
+BOS_TEXT = '.'
 ENV_VAR = 'MICRODNB_NAMES'
 ASSETS = Path(__file__).resolve().parent / 'assets'
 MAX_BYTES = 10_000_000  # names.txt is 228,145 bytes; anything over 10 MB is not a names file
@@ -193,6 +195,12 @@ class Tokenizer:
             raise ValueError(
                 f"character {e.args[0]!r} in {doc!r} is not in the vocabulary "
                 f"{''.join(self.uchars)!r}") from None
+
+    @property
+    def labels(self):
+        """One printable label per id: the characters, then BOS_TEXT for BOS, as the book's
+        printouts, tables and figures write it."""
+        return self.uchars + [BOS_TEXT]
 
     def decode(self, ids):
         out = []

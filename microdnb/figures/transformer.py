@@ -182,9 +182,11 @@ def _alt_attention(mats, tokens, layer, title):
                   'the token before it': sum(a == t - 1 for t, a in zip(range(1, T), top)),
                   'the first token': sum(a == 0 for a in top)}
         kind = max(kinds, key=lambda k: counts[k])
-        peak = np.nanmax(mats[h, 1:])
+        t_max, j_max = np.unravel_index(np.nanargmax(np.where(np.isnan(mats[h]), -1, mats[h])[1:]), (T - 1, T))
+        t_max += 1
         text += (f" Head {h}: at {counts[kind]} of the {T - 1} positions after the first, the "
-                 f"strongest weight is on {kind}; its largest weight is {peak:.2f}.")
+                 f"strongest weight is on {kind}; its largest weight, {mats[h, t_max, j_max]:.2f}, is in "
+                 f"row {t_max} ({tokens[t_max]}) on position {j_max} ({tokens[j_max]}).")
     return text
 
 
