@@ -19,7 +19,7 @@ from microdnb.figures.tables import format_table  # noqa: E402
 from microdnb.study import stats, tasks  # noqa: E402
 from microdnb.study.measure import adam_step_bound  # noqa: E402
 from microdnb.study.results import (TRAINED, control_gains, loss_stats, main_setting, mean_std,  # noqa: E402
-                                    select, sweep_rows)
+                                    select, sweep_gains, sweep_rows)
 from tiny_study import TINY, tiny_results  # noqa: E402
 
 
@@ -107,7 +107,7 @@ def test_samples_schedule_and_rounds_tables(results):
 
 # ---------------------------------------------------------------- figures
 
-def test_plot_controls_draws_each_condition_minus_the_trunk(results):
+def test_plot_controls_draws_each_conditions_gain_over_the_trunk(results):
     fig = experiments.plot_controls(results)
     ax = fig.axes[0]
     tasks_here, gains = control_gains(results)
@@ -121,16 +121,35 @@ def test_plot_controls_draws_each_condition_minus_the_trunk(results):
         np.testing.assert_allclose(np.nan_to_num(heights), np.nan_to_num(means), atol=1e-12)
         assert to_hex(container[0].get_facecolor()) == experiments.condition_color(label).lower()
         assert (container[0].get_hatch() == '//') == (label in TRAINED)
-        # a bar is the table's condition minus the table's trunk (to the table's 3 decimals)
+        # a bar is the table's trunk minus the table's condition (to the table's 3 decimals):
+        # a gain, positive when the condition's loss is lower
         column = header.index(experiments.label_text(label))
         for task, h in zip(tasks_here, heights):
             cell = table[(task, 'all')][column]
             if cell != '-':
-                assert h == pytest.approx(_mean(cell) - _mean(table[(task, 'all')][3]), abs=1.5e-3)
+                assert h == pytest.approx(_mean(table[(task, 'all')][3]) - _mean(cell), abs=1.5e-3)
             else:
                 assert math.isnan(h)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [experiments.label_text(g) for g in gains]
     assert [t.get_text() for t in ax.get_xticklabels()] == list(tasks.TASKS)
+    assert '> 0: better' in ax.get_ylabel()
+
+
+def test_control_gains_are_the_trunks_loss_minus_the_conditions(results):
+    # the book's one sign: positive when the condition does better than the trunk alone
+    tasks_here, gains = control_gains(results)
+    main = main_setting(results)
+    for i, task in enumerate(tasks_here):
+        runs = select(results, task=task, schedule='ours', train='notes', **main)
+        for cond in ('notes', 'shuffled'):
+            want = mean_std([r['loss']['trunk']['loss'] - r['loss'][cond]['loss'] for r in runs])
+            assert gains[cond][0][i] == pytest.approx(want[0]) and gains[cond][1][i] == pytest.approx(want[1])
+    # a made-up pair of runs in which the notes halve the trunk's loss: a positive gain
+    fake = {'settings': dict(results['settings'], seeds=[0]), 'runs': [
+        dict(r, loss={'trunk': {'loss': 2.0}, 'notes': {'loss': 1.0}}) for r in select(
+            results, seed=0, task='copy', schedule='ours', train='notes', **main)]}
+    _, fake_gains = control_gains(fake)
+    assert fake_gains['notes'][0] == [1.0]
 
 
 def test_plot_gate_draws_the_mean_gate_and_the_runs_start(results):
@@ -153,16 +172,16 @@ def test_plot_gate_draws_the_mean_gate_and_the_runs_start(results):
         assert start[0].get_ydata()[0] == pytest.approx(lines[0].get_ydata()[0], rel=1e-5)
 
 
-def test_plot_sweeps_draws_the_sweep_rows(results):
+def test_plot_sweeps_draws_the_sweep_gains(results):
     fig = experiments.plot_sweeps(results, 'copy')
     assert len(fig.axes) == 3
     for ax, axis in zip(fig.axes, ('cadence', 'lag', 'n_streams')):
-        rows = sweep_rows(results, 'copy', axis)
+        rows = sweep_gains(results, 'copy', axis)
         assert [r[0] for r in rows] == list(results['settings'][{'cadence': 'cadences', 'lag': 'lags',
                                                                 'n_streams': 'streams'}[axis]])
         bars = [c for c in ax.containers if isinstance(c, matplotlib.container.ErrorbarContainer)]
-        assert [c.get_label() for c in bars] == ['notes', 'shuffled', 'trunk']
-        for container, cond in zip(bars, ('notes', 'shuffled', 'trunk')):
+        assert [c.get_label() for c in bars] == ['notes', 'shuffled']
+        for container, cond in zip(bars, ('notes', 'shuffled')):
             line = container.lines[0]
             np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), [r[1][cond][0] for r in rows])
             assert to_hex(line.get_color()) == experiments.condition_color(cond).lower()
@@ -170,9 +189,17 @@ def test_plot_sweeps_draws_the_sweep_rows(results):
             np.testing.assert_allclose([seg[1][1] - seg[0][1] for seg in tops], [2 * r[1][cond][1] for r in rows],
                                        atol=1e-12)
         assert [t for t in ax.get_xticks()] == [r[0] for r in rows]
+        # zero is the trunk alone
+        assert any(list(l.get_ydata()) == [0, 0] for l in ax.get_lines())
     copy = select(results, task='copy', schedule='ours', train='notes', **main_setting(results))
-    row = sweep_rows(results, 'copy', 'cadence')[0]
-    assert row[1]['notes'] == mean_std([r['loss']['notes']['loss'] for r in copy])
+    value, gains = sweep_gains(results, 'copy', 'cadence')[0]
+    assert gains['notes'] == pytest.approx(mean_std([r['loss']['trunk']['loss'] - r['loss']['notes']['loss']
+                                                     for r in copy]))
+    # the alt text lists every value drawn, shuffled notes included
+    for axis in ('cadence', 'lag', 'n_streams'):
+        for v, g in sweep_gains(results, 'copy', axis):
+            assert f"{v}: notes {g['notes'][0]:+.3f}, shuffled {g['shuffled'][0]:+.3f}" in fig.microdnb_alt
+    assert 'gain over the trunk' in fig.microdnb_alt
 
 
 def test_plot_token_losses_draws_the_given_losses():
@@ -184,7 +211,7 @@ def test_plot_token_losses_draws_the_given_losses():
     for container, (cond, vals) in zip(bars, losses.items()):
         assert [b.get_height() for b in container] == vals
         assert to_hex(container[0].get_facecolor()) == experiments.condition_color(cond).lower()
-    assert [t.get_text() for t in ax.get_xticklabels()] == ['a', 'b', 'c', 'end']
+    assert [t.get_text() for t in ax.get_xticklabels()] == ['a', 'b', 'c', '.']      # data.BOS_TEXT
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ['trunk: 1.62 nats/token', 'notes: 0.94 nats/token']
     with pytest.raises(ValueError, match='per-position'):
         conditions.plot_token_losses('abc', {'notes': [1.0]})
@@ -232,10 +259,10 @@ def test_every_figure_says_what_it_draws_in_big_enough_print(results):
     end = np.mean([r['gate']['values'][-1] for r in select(results, task='copy', schedule='ours', train='notes',
                                                              **main)])
     assert f"copy {end:.4f}" in figs['gate'].microdnb_alt
-    row = sweep_rows(results, 'copy', 'lag')[-1]
-    assert f"{row[0]}: notes {row[1]['notes'][0]:.3f}" in figs['sweeps'].microdnb_alt
+    value, gains_l = sweep_gains(results, 'copy', 'lag')[-1]
+    assert f"{value}: notes {gains_l['notes'][0]:+.3f}" in figs['sweeps'].microdnb_alt
     assert "trunk 1.17, notes 0.50" in figs['tokens'].microdnb_alt
-    assert "+1.50 nats, is at 'b'" in figs['tokens'].microdnb_alt
+    assert "gain over the trunk (trunk minus notes) is largest in size at 'b', +1.50 nats" in figs['tokens'].microdnb_alt
     assert figs['grid'].microdnb_alt.startswith('T. 1 panel. ')
 
 
@@ -256,7 +283,7 @@ def test_task_controls_table_is_controls_table_on_its_side(results):
     for task in tasks.TASKS:
         rows = experiments.task_controls_table(results, task)
         assert len(rows[0]) <= 6
-        assert rows[0] == ['condition', 'all streams'] + [f"stream {s}" for s in range(TINY.n_streams)] + ['all − trunk']
+        assert rows[0] == ['condition', 'all streams'] + [f"stream {s}" for s in range(TINY.n_streams)] + ['gain over trunk']
         by_stream = {r[1]: r for r in wide[1:] if r[0] == task}
         tasks_here, gains = control_gains(results)
         for row in rows[1:]:
@@ -268,6 +295,9 @@ def test_task_controls_table_is_controls_table_on_its_side(results):
                 assert row[-1] == '0'
             else:
                 assert _mean(row[-1]) == pytest.approx(gains[label][0][tasks_here.index(task)], abs=5e-4)
+                # signed: the trunk's loss minus the condition's, to the table's 3 decimals
+                assert _mean(row[-1]) == pytest.approx(_mean(rows[2][1]) - _mean(row[1]), abs=1.5e-3)
+                assert row[-1][0] in '+-'
     with pytest.raises(ValueError, match='no'):
         experiments.task_controls_table(results, 'copy', sched='nonsense')
 
@@ -292,6 +322,16 @@ def test_name_difference_clusters_by_group():
         stats.name_difference(a[:1], b[:1])
 
 
+def test_name_gain_is_positive_when_the_condition_does_better():
+    trunk = [[np.array([2.0, 2.0])], [np.array([2.0, 1.0])], [np.array([3.0])]]
+    notes = [[np.array([1.0, 1.0])], [np.array([1.5, 1.0])], [np.array([2.0])]]
+    gain, se, n = stats.name_gain(notes, trunk)
+    assert gain > 0 and n == 3
+    assert (gain, se, n) == stats.name_difference(trunk, notes)
+    back, se_back, _ = stats.name_gain(trunk, notes)
+    assert back == pytest.approx(-gain) and se_back == pytest.approx(se)
+
+
 def test_mean_se_and_heldout_table():
     m, se, n = stats.mean_se([1.0, 2.0, 3.0, 4.0])
     assert (m, n) == (2.5, 4) and se == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
@@ -300,9 +340,10 @@ def test_mean_se_and_heldout_table():
     trunk = [[np.array([2.0, 2.0])], [np.array([2.0, 1.0])], [np.array([3.0])]]
     notes = [[np.array([1.0, 1.0])], [np.array([1.5, 1.0])], [np.array([2.0])]]
     rows = conditions.heldout_table({'notes': notes, 'trunk': trunk})
-    assert rows[0] == ['condition', 'nats/token', '− trunk', 'SE over names']
-    diff, se, _ = stats.name_difference(notes, trunk)
-    assert rows[1] == ['notes', f"{6.5 / 5:.3f}", f"{diff:+.3f}", f"{se:.3f}"]
+    assert rows[0] == ['condition', 'nats/token', 'gain over trunk', 'SE over names']
+    gain, se, _ = stats.name_gain(notes, trunk)
+    assert gain == pytest.approx((10 - 6.5) / 5) and gain > 0       # the notes' loss is lower: a positive gain
+    assert rows[1] == ['notes', f"{6.5 / 5:.3f}", f"{gain:+.3f}", f"{se:.3f}"] and rows[1][2].startswith('+')
     assert rows[2] == ['trunk', f"{10 / 5:.3f}", '0', '-']
     with pytest.raises(ValueError, match='base'):
         conditions.heldout_table({'notes': notes})
@@ -366,12 +407,65 @@ def test_condition_losses_keep_what_seedstate_run_averages():
     assert np.array_equal(stats.name_sums(losses['repaired'])[1], stats.name_sums(losses['notes'])[1])
 
 
-def test_sweep_table_gives_what_plot_sweeps_draws(results):
+def test_plot_gains_draws_the_gains_over_the_trunk_and_beyond_each_control():
+    rng = np.random.default_rng(3)
+
+    def losses(shift):
+        return [[rng.random(4) + shift, rng.random(3) + shift] for _ in range(12)]
+    L = {'notes': losses(0.0), 'trunk': losses(0.4), 'plan_only': losses(0.2), 'shuffled': losses(0.1)}
+    fig = conditions.plot_gains(L, title='T')
+    left, right = fig.axes
+    data = fig.microdnb_data
+    assert list(data['over_base']) == ['notes', 'plan_only', 'shuffled']
+    assert list(data['beyond']) == ['plan_only', 'shuffled']
+    for c, (g, se) in data['over_base'].items():
+        assert (g, se) == pytest.approx(stats.name_gain(L[c], L['trunk'])[:2])
+        assert f"{experiments.label_text(c)} {g:+.4f} (SE {se:.4f})" in fig.microdnb_alt
+    for c, (g, se) in data['beyond'].items():
+        assert (g, se) == pytest.approx(stats.name_gain(L['notes'], L[c])[:2])
+    heights = [b.get_width() for b in _bars(left)[0]]
+    np.testing.assert_allclose(heights, [data['over_base'][c][0] for c in data['over_base']])
+    assert data['over_base']['notes'][0] > 0.3                    # lower loss: drawn above zero
+    assert [t.get_text() for t in right.get_yticklabels()] == ['beyond plan only', 'beyond shuffled']
+    fig1 = conditions.plot_gains(L, stream=1)
+    assert fig1.microdnb_data['over_base']['notes'] == pytest.approx(stats.name_gain(L['notes'], L['trunk'], 1)[:2])
+    assert 'stream 1' in fig1.microdnb_alt
+    with pytest.raises(ValueError, match="'trunk'"):
+        conditions.plot_gains({'notes': L['notes']})
+
+
+def test_gate_steps_and_their_figure():
+    lrs = np.full(200, 0.01)
+    steady = np.concatenate([[-5.0], -5.0 + np.cumsum(lrs)])
+    np.testing.assert_allclose(conditions.gate_steps(steady, lrs), 1.0)          # a steady push: +1 each step
+    wobble = np.concatenate([[-5.0], -5.0 + np.cumsum(lrs * np.where(np.arange(200) % 4 == 0, -0.5, 0.5))])
+    fig = conditions.plot_gate_steps(wobble, lrs, window=20)
+    d = fig.microdnb_data
+    assert d['median_abs'] == pytest.approx(0.5) and d['share_up'] == pytest.approx(0.75)
+    assert d['share_flips'] == pytest.approx(99 / 199)      # - + + + - ...: 2 changes in every 4 steps
+    assert d['moved'] == pytest.approx(0.01 * 0.5 * (150 - 50)) and d['steady'] == pytest.approx(2.0)
+    assert 'median size 0.50' in fig.microdnb_alt and '75% of the steps open the gate' in fig.microdnb_alt
+    with pytest.raises(ValueError, match=r'n \+ 1'):
+        conditions.gate_steps(steady[:-1], lrs)
+
+
+def test_plot_gain_by_step_says_each_steps_gain():
+    fig = conditions.plot_gain_by_step([0, 10, 20], [0.0, 0.4, 0.9], [0.01, 0.02, 0.02], reference=0.5,
+                                       reference_label='the other run')
+    line = fig.axes[0].containers[0].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), [0.0, 0.4, 0.9])
+    assert '10: +0.40' in fig.microdnb_alt and 'the other run, +0.50' in fig.microdnb_alt
+    with pytest.raises(ValueError):
+        conditions.plot_gain_by_step([0], [0.0], [0.0])
+
+
+def test_sweep_table_gives_the_trunks_loss_and_the_gains(results):
     rows = experiments.sweep_table(results, 'copy')
-    assert rows[0] == ['setting', 'value', 'notes', 'shuffled', 'trunk']
+    assert rows[0] == ['setting', 'value', 'trunk loss', 'gain: notes', 'gain: shuffled']
     for axis, label in (('cadence', 'cadence'), ('lag', 'lag'), ('n_streams', 'streams')):
         mine = [r for r in rows[1:] if r[0] == label]
-        swept = sweep_rows(results, 'copy', axis)
-        assert [r[1] for r in mine] == [str(v) for v, *_ in swept]
-        for row, (_, conds, *_) in zip(mine, swept):
-            assert _mean(row[2]) == pytest.approx(conds['notes'][0], abs=5e-4)
+        swept = sweep_gains(results, 'copy', axis)
+        assert [r[1] for r in mine] == [str(v) for v, _ in swept]
+        for row, (_, gains), (_, conds, *_) in zip(mine, swept, sweep_rows(results, 'copy', axis)):
+            assert _mean(row[3]) == pytest.approx(gains['notes'][0], abs=5e-4) and row[3][0] in '+-'
+            assert _mean(row[2]) == pytest.approx(conds['trunk'][0], abs=5e-4)

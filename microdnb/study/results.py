@@ -1,6 +1,7 @@
 """The experiments' results file: where it came from, writing and reading it (checked),
 picking runs out of it, the mean and spread over seeds, and what part III's tables and
-figures summarise from it (each condition's gain over the trunk, the sweeps)."""
+figures summarise from it (each condition's gain over the trunk, positive = better than the
+trunk alone; the sweeps)."""
 import json
 import math
 import os
@@ -148,9 +149,10 @@ GAINS = ('notes', 'shuffled', 'repaired', 'plan_only', *TRAINED)
 
 
 def control_gains(results, sched='ours'):
-    """{label: (means, stds)} over the tasks in the results, of the held-out loss under each
-    condition of GAINS (a trained control under the condition of TRAINED) minus the trunk's,
-    seed by seed, at the main setting with schedule `sched` (what
+    """{label: (means, stds)} over the tasks in the results, of each condition's gain over the
+    trunk: the trunk's held-out loss minus the loss under the condition of GAINS (a trained
+    control under the condition of TRAINED), seed by seed, at the main setting with schedule
+    `sched`; positive when the condition does better than the trunk alone (what
     figures.experiments.plot_controls draws). Returns (tasks, gains)."""
     main = main_setting(results)
     tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=sched, **main)]
@@ -162,7 +164,7 @@ def control_gains(results, sched='ours'):
             base = {r['seed']: r['loss']['trunk']['loss']
                     for r in select(results, task=task, schedule=sched, train='notes', **main)}
             runs = select(results, task=task, schedule=sched, train=train, **main)
-            diffs = [r['loss'][cond]['loss'] - base[r['seed']] for r in runs if cond in r['loss']]
+            diffs = [base[r['seed']] - r['loss'][cond]['loss'] for r in runs if cond in r['loss']]
             m, s = mean_std(diffs) if diffs else (np.nan, 0.0)
             means.append(m)
             stds.append(s)
@@ -181,4 +183,19 @@ def sweep_rows(results, task, axis):
             continue
         conds = {c: loss_stats(runs, c) for c in ('notes', 'trunk', 'shuffled') if c in runs[0]['loss']}
         out.append((v, conds, mean_std([r['final_gate'] for r in runs]), runs[0]['rounds'], runs[0]['token_steps']))
+    return out
+
+
+def sweep_gains(results, task, axis, conditions=('notes', 'shuffled')):
+    """For a sweep over `axis` of `task`, one row per value: (value, {condition: (mean, std)})
+    of each condition's gain over the trunk (the trunk's held-out loss minus the condition's,
+    over all streams, paired seed by seed; positive = better than the trunk alone)."""
+    main = main_setting(results)
+    out = []
+    for v in results['settings'][SWEEPS[axis]]:
+        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
+        if not runs:
+            continue
+        out.append((v, {c: mean_std([r['loss']['trunk']['loss'] - r['loss'][c]['loss'] for r in runs])
+                        for c in conditions if c in runs[0]['loss']}))
     return out

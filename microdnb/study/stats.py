@@ -1,11 +1,16 @@
-"""Standard errors: of a mean, of a paired difference, and of a difference clustered by name.
+"""Standard errors: of a mean, of a paired difference, and of a difference clustered by name;
+and the gain of one condition over another, the book's one sign convention.
 
-The tokens of one name are not independent draws (a hard name is hard at every position),
+The tokens of one name need not be independent draws (a hard name can be hard at every position),
 so a difference in loss between two conditions gets its standard error over names, the
 clusters, not over tokens (chapter 8). One estimator (`clustered_se`) serves both forms the
 book has its losses in: per token with a name label (`clustered_difference`, on
 `measure.heldout_measure` results) and per group as `controls.losses_under` returns them
 (`name_difference`).
+
+Every comparison the book reports is a *gain* (`name_gain`): the baseline's loss minus the
+condition's, positive when the condition does better. The gain over the trunk is
+loss(trunk) - loss(with notes), positive when the notes help (the glossary's "Signs").
 """
 import numpy as np
 
@@ -100,3 +105,13 @@ def name_difference(losses_a, losses_b, stream=None):
     d = a - b
     diff = d.sum() / n.sum()
     return float(diff), clustered_se(d - diff * n, n.sum()), len(d)
+
+
+def name_gain(losses, over, stream=None):
+    """The gain of a condition over another, in nats per token, on the same groups:
+    loss(over) - loss(losses), positive when `losses`' condition has the lower loss, with its
+    standard error over groups. `name_gain(losses['notes'], losses['trunk'])` is the notes'
+    gain over the trunk (positive = the notes help); `name_gain(losses['notes'],
+    losses['shuffled'])` what the true notes carry beyond shuffled ones. Returns (gain, se, G)
+    as `name_difference(over, losses, stream)` does."""
+    return name_difference(over, losses, stream)
