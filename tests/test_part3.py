@@ -200,6 +200,7 @@ def test_plot_sweeps_draws_the_sweep_gains(results):
         for v, g in sweep_gains(results, 'copy', axis):
             assert f"{v}: notes {g['notes'][0]:+.3f}, shuffled {g['shuffled'][0]:+.3f}" in fig.microdnb_alt
     assert 'gain over the trunk' in fig.microdnb_alt
+    assert f"; streams {TINY.streams[0]}: notes" in fig.microdnb_alt and 'n streams' not in fig.microdnb_alt
 
 
 def test_plot_token_losses_draws_the_given_losses():

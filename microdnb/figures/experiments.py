@@ -357,7 +357,7 @@ def plot_sweeps(results, task='copy'):
     for ax, axis in zip(axes, SWEEPS):
         rows = sweep_gains(results, task, axis)
         xs = [r[0] for r in rows]
-        said.append(f"{label_text(axis)} " + ', '.join(
+        said.append(f"{ {'n_streams': 'streams'}.get(axis, axis)} " + ', '.join(
             f"{x}: " + ', '.join(f"{label_text(c)} {g[c][0]:+.3f}" for c in ('notes', 'shuffled') if c in g)
             for x, g in rows))
         for cond in ('notes', 'shuffled'):
