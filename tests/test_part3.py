@@ -256,6 +256,12 @@ def test_every_figure_says_what_it_draws_in_big_enough_print(results):
         assert not small, (name, small)
     split = tasks_here.index('split')
     assert f"split: notes {gains['notes'][0][split]:+.3f}" in figs['controls'].microdnb_alt
+    # every bar drawn is in the alt text, with its sign (a gain: above zero is better), no 'lowest' pick
+    for i, task in enumerate(tasks_here):
+        said = ', '.join(f"{experiments.label_text(g)} {m[i]:+.3f}" for g, (m, _) in gains.items()
+                         if not math.isnan(m[i]))
+        assert f"{task}: {said}" in figs['controls'].microdnb_alt
+    assert 'lowest' not in figs['controls'].microdnb_alt and 'above zero' in figs['controls'].microdnb_alt
     main = main_setting(results)
     end = np.mean([r['gate']['values'][-1] for r in select(results, task='copy', schedule='ours', train='notes',
                                                              **main)])
