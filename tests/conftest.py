@@ -61,6 +61,23 @@ def pytest_configure(config):
     settings.load_profile(name)
 
 
+@pytest.hookimpl(tryfirst=True)   # before `-m` deselects and before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Every cell of a chapter (book/*.ipynb, collected by nbval) is marked `chapter`. Under
+    `--dist loadgroup` (`make test`) each item gets an xdist group unless it has one: its
+    chapter or its test file, so that a chapter's cells run in order in one kernel and a
+    file's module fixtures are made once; tests that name their own group (the site's
+    pages) are spread by that."""
+    for item in items:
+        if item.path.suffix == '.ipynb':
+            item.add_marker(pytest.mark.chapter)
+    if config.getoption('dist', 'no') != 'loadgroup':
+        return
+    for item in items:
+        if item.get_closest_marker('xdist_group') is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
 def pytest_report_header(config):
     return f"hypothesis profile: {settings.get_current_profile_name()} (HYPOTHESIS_PROFILE={PROFILES[0]}|{PROFILES[1]})"
 
@@ -97,6 +114,27 @@ def tiny_cfg(tiny_tokenizer):
 @pytest.fixture
 def rng():
     return random.Random(1234)
+
+
+@pytest.fixture(scope='session')
+def trained_model(names_file):
+    """A reference-size model (vocabulary a-z, 5,217 parameters) trained briefly by the numpy
+    engine on 4,000 shuffled names: 300 phase-1 steps, then 60 SNC steps on the default bus.
+    The explorer's and engine.js's tests share it (a few seconds to train, once per test
+    process: each xdist worker that runs one of them trains it). Its arrays are read-only,
+    so no test can change what the others see."""
+    from microdnb import vector
+    from microdnb.config import BusConfig, TrainConfig
+    docs = list(read_docs(names_file))[:4000]
+    random.Random(0).shuffle(docs)
+    tok = Tokenizer('abcdefghijklmnopqrstuvwxyz')
+    cfg = ModelConfig(vocab_size=tok.vocab_size)
+    params = vector.init_params(cfg, random.Random(42))
+    vector.train_phase1(params, cfg, TrainConfig(steps=300), docs, tok, batch_size=8)
+    vector.train_phase2(params, cfg, TrainConfig(snc_steps=60, snc_learning_rate=0.02), BusConfig(), docs, tok)
+    for array in params.values():
+        array.flags.writeable = False
+    return {'params': params, 'cfg': cfg, 'tok': tok, 'bus': BusConfig()}
 
 
 def subprocess_env(**extra):

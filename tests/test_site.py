@@ -35,7 +35,7 @@ import yaml
 
 from browser import launch_persistent, require_chromium, serve
 
-pytestmark = pytest.mark.site
+pytestmark = [pytest.mark.site, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("MICRODNB_SITE") or ROOT / "_build" / "html").resolve()
