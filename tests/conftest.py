@@ -11,9 +11,11 @@ Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (or pytest --hypothesis-prof
   explore   fresh random examples on every run, five times as many, and a
             @reproduce_failure blob printed with any failure
 """
+import json
 import os
 import random
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -143,3 +145,48 @@ def subprocess_env(**extra):
     env['PYTHONPATH'] = os.pathsep.join([str(REPO)] + [p for p in [env.get('PYTHONPATH')] if p])
     env.update(extra)
     return env
+
+
+# ---- the site test's reports: each page visit (tests/test_site_pages.py) records its axe
+# results and slider latencies as user properties of its report, which xdist carries from
+# the workers; this process writes them to _build/a11y_report.json and _build/site_latency.json.
+SITE_RECORDS = {'a11y': [], 'latency': []}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == 'call':
+        for name, value in report.user_properties:
+            if name in SITE_RECORDS:
+                SITE_RECORDS[name].append(value)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if hasattr(config, 'workerinput') or not any(SITE_RECORDS.values()):
+        return
+    from site_pages import A11Y_REPORT, AXE, AXE_TAGS, LATENCY_FILE
+    if SITE_RECORDS['a11y']:
+        data = {f"{r['page']} {r['scheme']}": r['result']
+                for r in sorted(SITE_RECORDS['a11y'], key=lambda r: (r['page'], r['scheme']))}
+        try:
+            version = json.loads((AXE.parent / 'package.json').read_text())['version']
+        except OSError:
+            version = '?'
+        summary = {'axe_version': version, 'tags': AXE_TAGS, 'pages': len({r['page'] for r in SITE_RECORDS['a11y']}),
+                   'violations': sum(len(v['violations']) for v in data.values()),
+                   'nodes': sum(len(x['nodes']) for v in data.values() for x in v['violations']),
+                   'incomplete_nodes': sum(len(x['nodes']) for v in data.values() for x in v['incomplete']),
+                   'results': data}
+        A11Y_REPORT.write_text(json.dumps(summary, indent=1) + '\n')
+    if SITE_RECORDS['latency']:
+        pages = {r['page']: r['rows'] for r in sorted(SITE_RECORDS['latency'], key=lambda r: r['page'])}
+        samples = [row['ms'] for rows in pages.values() for row in rows]
+        summary = {'pages': pages, 'n': len(samples), 'median_ms': round(statistics.median(samples), 1),
+                   'max_ms': round(max(samples), 1)}
+        LATENCY_FILE.write_text(json.dumps(summary, indent=1) + '\n')
+        terminalreporter.write_line('')
+        terminalreporter.write_line(f'slider-to-frame latency (ms), written to {LATENCY_FILE}:')
+        for page, rows in pages.items():
+            ms = [row['ms'] for row in rows]
+            terminalreporter.write_line(f"  {page}: n={len(ms)} median={statistics.median(ms):.1f} "
+                                        f"max={max(ms):.1f}  [{', '.join(f'{m:.0f}' for m in ms)}]")
+        terminalreporter.write_line(f"  all: n={len(samples)} median={summary['median_ms']} max={summary['max_ms']}")
