@@ -73,6 +73,7 @@ def test_visibility_table_agrees_with_bus_visibility():
 
 # ---------------------------------------------------------------- held-out conditions
 
+@pytest.mark.slow
 def test_notes_and_trunk_match_the_scalar_engine(open_model, tiny_cfg, tiny_tokenizer, groups):
     bcfg = BusConfig(2, 3, 0)
     full = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'notes')
@@ -91,6 +92,7 @@ def test_notes_and_trunk_match_the_scalar_engine(open_model, tiny_cfg, tiny_toke
     assert abs(trunk['loss'] - full['loss']) > 1e-3          # the open gate does matter here
 
 
+@pytest.mark.slow
 def test_plan_only_is_a_bus_where_nobody_posts(open_model, tiny_cfg, tiny_tokenizer, groups):
     got = measure.heldout_measure(open_model, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups,
                                    'plan_only')
@@ -99,6 +101,7 @@ def test_plan_only_is_a_bus_where_nobody_posts(open_model, tiny_cfg, tiny_tokeni
     np.testing.assert_allclose(measure.group_losses(got), oracle, atol=TOL)
 
 
+@pytest.mark.slow
 def test_posts_zeroed_is_a_zero_notes_projection(open_model, tiny_cfg, tiny_tokenizer, groups):
     bcfg = BusConfig(2, 2, 0)
     got = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'posts_zeroed')
@@ -110,6 +113,7 @@ def test_posts_zeroed_is_a_zero_notes_projection(open_model, tiny_cfg, tiny_toke
     assert abs(got['loss'] - full['loss']) > 1e-4
 
 
+@pytest.mark.slow
 def test_shuffled_reads_other_names_notes(open_model, tiny_cfg, tiny_tokenizer, groups, monkeypatch):
     bcfg = BusConfig(2, 2, 0)
     token_groups = [[tiny_tokenizer.encode(n) for n in g] for g in groups]
@@ -254,6 +258,7 @@ def test_gate_sweep_changes_only_the_gate(open_model, tiny_cfg, tiny_tokenizer, 
 
 # ---------------------------------------------------------------- the recorded reference run
 
+@pytest.mark.slow
 def test_reference_run_is_replicate(all_docs):
     from microdnb.reference import replicate
     docs = list(all_docs)

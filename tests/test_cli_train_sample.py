@@ -21,6 +21,8 @@ from microdnb.config import BusConfig
 from microdnb.scalar.model import params_from
 from microdnb.scalar.sample import sample_parallel, sample_single
 
+pytestmark = pytest.mark.slow   # trains and samples through the CLI end to end: `make test`, not `make check`
+
 
 # ---- train --out: checked before any work -----------------------------------------------------
 
@@ -246,3 +248,4 @@ def test_sample_start_is_the_first_input_on_both_engines(checkpoint):
                    '--prompt', '', '--prompt', 'e', '--seed', 8, '--json', '--engine', engine)
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)['texts'] == want
+

@@ -65,6 +65,7 @@ ALL = {
 
 # ---------------------------------------------------------------- every diagram
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ALL)
 def test_renders_in_under_a_second(name):
     best = math.inf

@@ -132,6 +132,7 @@ def test_random_configs_streams_loss_and_grads(setup):
             assert close(seq_grads[k], grads[k], 1e-12)
 
 
+@pytest.mark.slow
 def test_reference_config_streams_grads_with_open_gate():
     state_dict, params = make(REF_CFG, seed=5, gate=0.5)
     streams = [TOKENIZER.encode(d) for d in ('olivia', 'mia', 'ava')]
@@ -202,6 +203,7 @@ def test_init_params_needs_a_config_and_an_rng_in_both_engines():
             engine.init_params({'n_embd': 16}, random.Random(0))
 
 
+@pytest.mark.slow
 def test_five_steps_of_each_phase_end_at_the_same_parameters():
     cfg = ModelConfig(vocab_size=TOKENIZER.vocab_size, block_size=8, n_embd=8, n_head=2, notes_dim=4)
     state_dict, params = make(cfg, seed=9, gate=-1.0)

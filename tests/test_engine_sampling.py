@@ -15,6 +15,7 @@ from microdnb.scalar import sample
 # --- sampling ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sample_single_same_draws_and_trace():
     state_dict, params = make(REF_CFG, seed=11)
     for temperature in (0.5, 1.3):
@@ -30,7 +31,7 @@ def test_sample_single_same_draws_and_trace():
         assert rng_s.random() == rng_n.random()  # the same number of draws
 
 
-@pytest.mark.parametrize('lag', [0, 1, 2])
+@pytest.mark.parametrize('lag', [pytest.param(0, marks=pytest.mark.slow), 1, pytest.param(2, marks=pytest.mark.slow)])
 def test_sample_parallel_same_draws_and_trace(lag):
     cfg = ModelConfig(vocab_size=TOKENIZER.vocab_size, n_layer=2, block_size=8, n_embd=8, n_head=2,
                       notes_dim=4, init_std=0.3)
@@ -64,6 +65,7 @@ def test_batched_decoding_equals_sequential_decoding(lag):
 # --- replicate --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('seed', [1, 3])
 def test_short_numpy_replicate_prints_what_the_scalar_engine_prints(seed):
     # the names of at most 3 letters: a model trained for 20 steps on them writes short

@@ -92,6 +92,7 @@ def test_default_numpy_run_prints_the_expected_output_byte_for_byte():
     assert printed(lines).encode() == EXPECTED_OUTPUT.read_bytes()
 
 
+@pytest.mark.slow
 def test_cli_default_numpy_run_prints_the_expected_output_byte_for_byte(tmp_path):
     """What the README promises: `python -m microdnb replicate --engine numpy` prints the
     reference's output, byte for byte, on stdout (from any working directory)."""
