@@ -40,6 +40,10 @@ export OPENBLAS_CORETYPE := Haswell
 export OPENBLAS_NUM_THREADS := 1
 # Prefer the kernelspec inside .venv over any user-level one.
 export JUPYTER_PREFER_ENV_PATH := 1
+# Let Python keep bytecode, and pytest its assertion-rewritten test modules, in __pycache__
+# (ignored by git): with PYTHONDONTWRITEBYTECODE set, as on some CI machines, every pytest
+# process (and each xdist worker) recompiles every test module, seconds of CPU each time.
+unexport PYTHONDONTWRITEBYTECODE
 ifdef MICRODNB_NAMES
 export MICRODNB_NAMES
 endif
@@ -120,7 +124,7 @@ site: venv check-data vendor
 # these, `make test` everything.
 CHECK_MARKS := not (slow or browser or site or chapter or reference)
 check: venv
-	$(PY) -m pytest tests -n $(JOBS) -m "$(CHECK_MARKS)"
+	$(PY) -m pytest tests -n $(JOBS) -m "$(CHECK_MARKS)" -p no:nbval
 
 browser-deps:
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)

@@ -19,6 +19,7 @@ from microdnb import reference
 
 @pytest.mark.parametrize('args', [['--help'], ['replicate', '--help'], ['train', '--help'], ['sample', '--help'],
                                   ['experiment', '--help']])
+@pytest.mark.slow
 def test_help_exits_zero(args):
     proc = run(*args)
     assert proc.returncode == 0 and proc.stdout.startswith('usage: python -m microdnb')
@@ -42,6 +43,7 @@ def test_every_option_shows_its_default():
             assert 'default' in text or text.endswith('(required)'), (name, action.option_strings, text)
 
 
+@pytest.mark.slow
 def test_help_text_shows_defaults_and_ranges():
     out = run('train', '--help').stdout
     assert '(default: 1000)' in out and '(default: 300)' in out and '(default: scalar)' in out
@@ -88,10 +90,12 @@ def test_cli_engine_names_are_the_registry():
     (['experiment', '--jobs', 0], ['--jobs', 'got 0']),
     ([], ['command']),
 ])
+@pytest.mark.slow
 def test_bad_arguments(args, words):
     assert_clean_error(run(*args), *words, argparse_error=True)
 
 
+@pytest.mark.slow
 def test_steps_1e3_says_what_to_write():
     line = assert_clean_error(run('train', '--out', 'x.json', '--steps', '1e3'), argparse_error=True)
     assert line == ("microdnb: error: argument --steps: must be an integer in [0, 10000000], got '1e3' "
@@ -99,12 +103,14 @@ def test_steps_1e3_says_what_to_write():
     assert 'invalid' not in line and '_nonneg' not in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('t', [0, -1, 'nan', 'inf', '1e-320', 1000])
 def test_bad_temperature(checkpoint, t):
     assert_clean_error(run('sample', '--checkpoint', checkpoint[0], '--temperature', t),
                        '--temperature', 'must be a number in [0.01, 100], got', argparse_error=True)
 
 
+@pytest.mark.slow
 def test_huge_model_is_refused_at_once(tmp_path, capsys):
     start = time.perf_counter()
     with pytest.raises(SystemExit) as e:
@@ -117,12 +123,14 @@ def test_huge_model_is_refused_at_once(tmp_path, capsys):
     assert_clean_error(proc, '--n-embd', 'must be an integer in [1, 1024], got 100000', argparse_error=True)
 
 
+@pytest.mark.slow
 def test_model_over_the_parameter_cap_is_refused_before_training(data_file, tmp_path):
     proc = run('train', '--n-embd', 1024, '--n-head', 4, '--data', data_file, '--out', tmp_path / 'ck.json')
     assert_clean_error(proc, 'parameters, over the limit of 2,000,000')
     assert not (tmp_path / 'ck.json').exists()
 
 
+@pytest.mark.slow
 def test_n_embd_not_divisible_by_n_head(data_file, tmp_path):
     proc = run('train', '--n-embd', 10, '--n-head', 4, '--data', data_file, '--out', tmp_path / 'ck.json')
     assert_clean_error(proc, 'n_embd (10) must be divisible')
@@ -131,17 +139,20 @@ def test_n_embd_not_divisible_by_n_head(data_file, tmp_path):
 
 # ---- reading: checkpoints and data ------------------------------------------------------------
 
+# (the one run of the CLI in `make check`: the others are marked slow)
 def test_missing_checkpoint(tmp_path):
     assert_clean_error(run('sample', '--checkpoint', tmp_path / 'nope.json'),
                        'does not exist', 'python -m microdnb train')
 
 
+@pytest.mark.slow
 def test_damaged_checkpoint(tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_text('{"format": "microdnb-checkpoint-v1"')
     assert_clean_error(run('sample', '--checkpoint', bad), str(bad), 'not valid JSON')
 
 
+@pytest.mark.slow
 def test_checkpoint_that_is_not_a_file(tmp_path):
     assert_clean_error(run('sample', '--checkpoint', tmp_path), str(tmp_path), 'is a directory')
     fifo = tmp_path / 'pipe.json'
@@ -152,6 +163,7 @@ def test_checkpoint_that_is_not_a_file(tmp_path):
     assert_clean_error(run('sample', '--checkpoint', loop), 'symbolic link loop')
 
 
+@pytest.mark.slow
 def test_checkpoint_with_nan_names_file_and_parameter(checkpoint, tmp_path):
     doc = json.loads(checkpoint[0].read_text())
     doc['params']['wte'][1][0] = float('nan')
@@ -160,11 +172,13 @@ def test_checkpoint_with_nan_names_file_and_parameter(checkpoint, tmp_path):
     assert_clean_error(run('sample', '--checkpoint', bad), str(bad), 'params.wte[1][0] is NaN')
 
 
+@pytest.mark.slow
 def test_missing_data_file(tmp_path):
     assert_clean_error(run('train', '--data', tmp_path / 'none.txt', '--out', tmp_path / 'ck.json'),
                        'none.txt', 'does not exist')
 
 
+@pytest.mark.slow
 def test_binary_data_file(tmp_path):
     bad = tmp_path / 'names.bin'
     bad.write_bytes(b'\x89PNG\r\n\x1a\n\x00\xff\xfe' * 10)
@@ -172,6 +186,7 @@ def test_binary_data_file(tmp_path):
     assert not (tmp_path / 'ck.json').exists()
 
 
+@pytest.mark.slow
 def test_missing_dataset_behind_env_var(tmp_path):
     proc = run('replicate', '--steps', 1, '--snc-steps', 1, MICRODNB_NAMES=str(tmp_path / 'gone.txt'))
     assert_clean_error(proc, 'MICRODNB_NAMES', 'gone.txt')

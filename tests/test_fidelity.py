@@ -85,6 +85,7 @@ def test_the_expected_output_fixture_is_the_references_recorded_output():
         assert raw == recorded.read_bytes()
 
 
+@pytest.mark.slow
 def test_default_numpy_run_prints_the_expected_output_byte_for_byte():
     """The whole default run (seed 42, 1000 + 300 steps, 20 + 5 samples), in about a second."""
     lines = []

@@ -174,7 +174,8 @@ def trunk_probs(tokens, temperature):
     return out
 
 
-@pytest.mark.parametrize('lag', [0, pytest.param(1, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize('lag', [0, 1])
 def test_gate_zero_is_exactly_the_trunk(lag):
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
     for seed in range(3):
