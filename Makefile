@@ -135,7 +135,8 @@ browser-deps:
 # test file stays on one worker (tests/conftest.py's xdist groups).
 test: site browser-deps
 	$(PY) -m pytest book tests -n $(JOBS) --dist loadgroup --no-loadscope-reorder \
-	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_store_history
+	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_store_history \
+	  --durations=25
 
 # Re-execute chapters in place, storing their outputs (what nbval then checks):
 #   make execute NB="book/03_gpt.ipynb book/04_training.ipynb"   (default: every chapter)
