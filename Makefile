@@ -4,6 +4,7 @@
 #               browser, no chapter, no book build), in parallel, within a minute
 #   make test   everything: the site from the stored outputs, then one parallel pytest of
 #               tests/ (browser and site tests included) and of every chapter under nbval
+#   make site   the book from the chapters' stored outputs, executing none (what make test checks)
 #   make lab    open the chapters in JupyterLab, with the .venv kernel
 #   make lock   re-resolve requirements.lock after editing requirements.txt (UPGRADE=1: newest versions)
 SHELL := /bin/bash
