@@ -32,6 +32,8 @@ from microdnb.figures import (cross_attention, dataset, decoding, display, graph
 from microdnb.scalar.autograd import Value  # noqa: E402
 from microdnb.scalar.model import init_params  # noqa: E402
 
+pytestmark = pytest.mark.slow   # renders every figure function: `make test`, not `make check`
+
 # Figures are 8 in wide (style.WIDTH), rendered at 100 dpi (800 px) and shown in a cell
 # output 688 px wide at a 1280 px window (measured on the built book), so 1 pt of figure
 # text is 1.19 px on screen and 8.5 pt is 10.2 px. The page's own smallest print is the

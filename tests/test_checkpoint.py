@@ -22,10 +22,19 @@ def floats_hex(sd):
             for k, m in sd.items()}
 
 
+_TRAINED = {}   # (config, docs) -> the trained parameters as floats
+
+
 @pytest.fixture
 def trained(tiny_cfg, tiny_docs, tiny_tokenizer):
-    sd = init_params(tiny_cfg, random.Random(9))
-    train_phase1(sd, tiny_cfg, TrainConfig(steps=2), tiny_docs, tiny_tokenizer)
+    """The tiny model after two training steps (trained once per test process), as fresh
+    Values for each test, with awkward floats in it."""
+    key = (repr(tiny_cfg), tuple(tiny_docs))
+    if key not in _TRAINED:
+        sd = init_params(tiny_cfg, random.Random(9))
+        train_phase1(sd, tiny_cfg, TrainConfig(steps=2), tiny_docs, tiny_tokenizer)
+        _TRAINED[key] = {k: [[v.data for v in row] for row in m] for k, m in sd.items()}
+    sd = {k: [[Value(x) for x in row] for row in m] for k, m in _TRAINED[key].items()}
     # awkward floats that a lossy format would change
     sd['wte'][0][0].data = -0.0
     sd['wte'][0][1].data = 5e-324          # the smallest subnormal

@@ -108,6 +108,7 @@ def results():
     return tiny_results()
 
 
+@pytest.mark.slow
 def test_run_makes_every_planned_run_with_the_new_names(results):
     assert results['format'] == FORMAT and results['provenance']['renamed'] == RENAMED
     assert Settings(**results['settings']) == TINY
@@ -141,6 +142,7 @@ def test_run_does_not_depend_on_jobs(results):
     assert strip(other) == strip(results)
 
 
+@pytest.mark.slow
 def test_results_round_trip_and_validation(results, tmp_path):
     path = save_results(results, tmp_path / 'r.json')
     back = load_results(path)

@@ -1,9 +1,9 @@
 """The in-page engine (microdnb/page/engine.js) against the numpy engine, in headless chromium.
 
-engine.js and a blank page are served from a temporary directory on 127.0.0.1; each test
-imports the module in the page (dynamic import) and runs many cases in one evaluate call.
+engine.js and a blank page are served from a temporary directory on 127.0.0.1 (js_page.py);
+each test imports the module in the page (dynamic import) and runs many cases in one
+evaluate call. (PyRandom, CPython's random.Random in the page: test_pyrandom_js.py.)
 
-* PyRandom is CPython's random.Random bit for bit: random() and choices() sequences.
 * Over >= 120 random models and bus settings, every decoding step of engine.js's decode()
   matches the numpy sample_parallel(record=True): the same tokens, notes read and posts, and
   logits, probabilities, attention and SNC weights, SNC deltas and snapshots to 1e-12
@@ -22,69 +22,25 @@ unless CI=true, where they fail.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
 import random
-import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from browser import launch, require_chromium, serve
+from js_page import js, page  # noqa: F401 (page: the fixture)
 from microdnb import vector
 from microdnb.checkpoint import save_checkpoint
-from microdnb.config import BusConfig, ModelConfig, TrainConfig
-from microdnb.data import Tokenizer, read_docs
+from microdnb.config import BusConfig, ModelConfig
+from microdnb.data import Tokenizer
 
 ENGINE_MODULE = sys.modules[vector.sample_parallel.__module__]  # where sample_parallel looks names up
 
-ROOT = Path(__file__).resolve().parents[1]
-ENGINE_JS = ROOT / 'microdnb' / 'page' / 'engine.js'
+pytestmark = pytest.mark.browser
+
 LETTERS = 'abcdefghijklmnopqrstuvwxyz'
 TOL = 1e-12       # relative, per vector
-FALLBACK_DOCS = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn',
-                 'abigail', 'zoe', 'quinn', 'jack', 'xavier', 'kylie', 'brody', 'wyatt', 'gunnar']
-
-
-# ------------------------------------------------------------------ the page
-
-@pytest.fixture(scope='module')
-def page(tmp_path_factory):
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-    site = tmp_path_factory.mktemp('js_engine_site')
-    shutil.copy(ENGINE_JS, site / 'engine.js')
-    shutil.copy(ENGINE_JS.with_name('pyrandom.js'), site / 'pyrandom.js')   # engine.js imports it
-    (site / 'index.html').write_text('<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">'
-                                    '<title>engine.js</title>\n')
-    errors = []
-    with serve(site) as origin, sync_playwright() as pw:
-        browser = launch(pw)
-        pg = browser.new_page()
-        # nothing but our server: engine.js must not fetch anything
-        pg.route('**/*', lambda r: r.continue_() if r.request.url.startswith(origin)
-                 else (errors.append(f'request to {r.request.url}'), r.abort()))
-        pg.on('console', lambda m: m.type == 'error' and errors.append(f'console: {m.text}'))
-        pg.on('pageerror', lambda e: errors.append(f'uncaught: {e}'))
-        pg.goto(f'{origin}/index.html')
-        pg.errors = errors
-        yield pg
-        browser.close()
-    assert not errors, errors
-
-
-def js(page, body, arg=None):
-    """Run `body` (an async function body with E = engine.js's and pyrandom.js's exports and `arg`) in the page;
-    typed arrays come back as lists, numbers exactly (JSON: shortest round-trip repr)."""
-    out = page.evaluate(
-        "async (arg) => { const E = {...await import('/engine.js'), ...await import('/pyrandom.js')};"
-        f" const result = await (async () => {{ {body} }})();"
-        " return JSON.stringify(result, (k, v) => ArrayBuffer.isView(v) ? Array.from(v) : v); }", arg)
-    assert not page.errors, page.errors
-    return json.loads(out)
 
 
 # ------------------------------------------------------------------ the Python side
@@ -218,51 +174,7 @@ def compare_decode(worst, case, ref, got, where):
         check(worst, 'snapshots', p['snapshot'], snap, where)
 
 
-# ------------------------------------------------------------------ (a) CPython's random
-
-SEEDS = [0, 1, 42, -42, 2 ** 32, 2 ** 32 - 1, 2 ** 64 + 12345, 2 ** 70, -(2 ** 70) - 3, 123456789012345678901234567890]
-
-
-def test_random_matches_cpython(page):
-    got = js(page, "return arg.map(s => { const r = new E.PyRandom(BigInt(s));"
-                   " return Array.from({length: 1000}, () => r.random()); });", [str(s) for s in SEEDS])
-    for seed, values in zip(SEEDS, got):
-        r = random.Random(seed)
-        assert values == [r.random() for _ in range(1000)], seed
-    # the check values of the research note, and Number seeds
-    assert js(page, "return [0, 1, 42, -42, 2 ** 32].map(s => { const r = new E.PyRandom(s);"
-                    " return [r.random(), r.random()]; });") == [
-        [0.8444218515250481, 0.7579544029403025], [0.13436424411240122, 0.8474337369372327],
-        [0.6394267984578837, 0.025010755222666936], [0.6394267984578837, 0.025010755222666936],
-        [0.11299430095636409, 0.41782886486292836]]
-    assert js(page, "return new E.PyRandom(42).choices([.1, .2, .3, .2, .2], 5);") == [3, 0, 1, 1, 3]
-
-
-def test_choices_match_cpython(page):
-    gen = random.Random(7)
-    cases = []
-    for i in range(400):
-        n = gen.choice([1, 2, 3, 5, 8, 27, 64, gen.randint(1, 200)])
-        kind = i % 4
-        if kind == 0:    # probabilities, as the samplers pass them
-            w = [gen.random() for _ in range(n)]
-            w = [x / sum(w) for x in w]
-        elif kind == 1:  # wildly different magnitudes, exact zeros
-            w = [0.0 if gen.random() < 0.3 else gen.random() * 10.0 ** gen.randint(-30, 30) for _ in range(n)]
-            w[gen.randrange(n)] = gen.random() + 1e-3
-        elif kind == 2:  # peaked softmax-like
-            w = [math.exp(-gen.expovariate(0.05)) for _ in range(n)]
-        else:            # integers
-            w = [gen.randint(0, 5) for _ in range(n - 1)] + [gen.randint(1, 5)]
-        cases.append({'seed': str(gen.getrandbits(gen.choice([8, 32, 80])) * gen.choice([1, -1])), 'w': w})
-    got = js(page, "return arg.map(({seed, w}) => { const r = new E.PyRandom(seed);"
-                   " return [...r.choices(w, 30), ...Array.from({length: 20}, () => r.choice(w))]; });", cases)
-    for case, draws in zip(cases, got):
-        r = random.Random(int(case['seed']))
-        w = case['w']
-        want = r.choices(range(len(w)), weights=w, k=30) + [r.choices(range(len(w)), weights=w)[0] for _ in range(20)]
-        assert draws == want, case
-
+# ------------------------------------------------------------------ (a) the gate (CPython's random: test_pyrandom_js.py)
 
 def test_gate_value_close_to_python(page, worst):
     logits = np.random.default_rng(3).normal(0, 8, 2000).tolist() + [-800.0, -701.0, -5.0, 0.0, 40.0]
@@ -329,19 +241,12 @@ def test_decode_matches_numpy_on_random_models(page, worst, tmp_path, lag):
 # ------------------------------------------------------------------ (c), (d) a trained model
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """The reference-size model (vocab 27), briefly trained on names: both phases."""
-    names = os.environ.get('MICRODNB_NAMES')
-    docs = read_docs(names) if names and Path(names).is_file() else FALLBACK_DOCS * 20
-    random.Random(0).shuffle(docs)
-    tok = Tokenizer(LETTERS)
-    cfg = ModelConfig(vocab_size=tok.vocab_size)
-    params = vector.init_params(cfg, random.Random(42))
-    vector.train_phase1(params, cfg, TrainConfig(steps=300), docs, tok, batch_size=8)
-    vector.train_phase2(params, cfg, TrainConfig(snc_steps=60, snc_learning_rate=0.02),
-                           BusConfig(), docs, tok)
-    doc = checkpoint_doc(tmp_path_factory.mktemp('trained'), params, cfg, tok, BusConfig())
-    return {'cfg': cfg, 'tok': tok, 'params': params, 'doc': doc}
+def trained(trained_model, tmp_path_factory):
+    """The briefly trained reference-size model the tests share (conftest.trained_model), and
+    the checkpoint a page would load."""
+    m = trained_model
+    doc = checkpoint_doc(tmp_path_factory.mktemp('trained'), m['params'], m['cfg'], m['tok'], m['bus'])
+    return {'cfg': m['cfg'], 'tok': m['tok'], 'params': m['params'], 'doc': doc}
 
 
 def test_checkpoint_loads_exactly(page, trained):

@@ -55,6 +55,7 @@ def test_each_condition_has_its_own_colour():
 
 # ---------------------------------------------------------------- tables
 
+@pytest.mark.slow
 def test_controls_table(results):
     rows = experiments.controls_table(results)
     assert rows[0] == ['task', 'stream', 'notes', 'trunk', 'shuffled', 'repaired', 'plan only',
@@ -75,6 +76,7 @@ def test_controls_table(results):
     assert 'shuffled fallbacks' in format_table(rows)
 
 
+@pytest.mark.slow
 def test_gate_table_gives_the_steady_push_and_the_ceiling(results):
     rows = experiments.gate_table(results)
     assert len(rows) == 1 + 2 * len(tasks.TASKS)
@@ -87,6 +89,7 @@ def test_gate_table_gives_the_steady_push_and_the_ceiling(results):
         assert (row[6] == '-') == (row[1] == 'reference')    # SNC's size is measured on the sampled runs
 
 
+@pytest.mark.slow
 def test_samples_schedule_and_rounds_tables(results):
     samples = experiments.samples_table(results)
     assert samples[0] == ['task', 'metric', 'notes', 'trunk', 'plan only']
@@ -107,6 +110,7 @@ def test_samples_schedule_and_rounds_tables(results):
 
 # ---------------------------------------------------------------- figures
 
+@pytest.mark.slow
 def test_plot_controls_draws_each_conditions_gain_over_the_trunk(results):
     fig = experiments.plot_controls(results)
     ax = fig.axes[0]
@@ -135,6 +139,7 @@ def test_plot_controls_draws_each_conditions_gain_over_the_trunk(results):
     assert '> 0: better' in ax.get_ylabel()
 
 
+@pytest.mark.slow
 def test_control_gains_are_the_trunks_loss_minus_the_conditions(results):
     # the book's one sign: positive when the condition does better than the trunk alone
     tasks_here, gains = control_gains(results)
@@ -152,6 +157,7 @@ def test_control_gains_are_the_trunks_loss_minus_the_conditions(results):
     assert fake_gains['notes'][0] == [1.0]
 
 
+@pytest.mark.slow
 def test_plot_gate_draws_the_mean_gate_and_the_runs_start(results):
     fig = experiments.plot_gate(results)
     main = main_setting(results)
@@ -172,6 +178,7 @@ def test_plot_gate_draws_the_mean_gate_and_the_runs_start(results):
         assert start[0].get_ydata()[0] == pytest.approx(lines[0].get_ydata()[0], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_plot_sweeps_draws_the_sweep_gains(results):
     fig = experiments.plot_sweeps(results, 'copy')
     assert len(fig.axes) == 3
@@ -237,6 +244,7 @@ def test_plot_token_loss_grid_puts_one_stream_per_panel():
 
 # ---------------------------------------------------------------- what a reader who cannot see them reads
 
+@pytest.mark.slow
 def test_every_figure_says_what_it_draws_in_big_enough_print(results):
     from matplotlib.text import Text
     tasks_here, gains = control_gains(results)
@@ -275,6 +283,7 @@ def test_every_figure_says_what_it_draws_in_big_enough_print(results):
 
 # ---------------------------------------------------------------- one question's columns, and SEs over names
 
+@pytest.mark.slow
 def test_pick_takes_named_columns_in_order(results):
     rows = experiments.gate_table(results)
     picked = experiments.pick(rows, 'final gate', 'task')
@@ -284,6 +293,7 @@ def test_pick_takes_named_columns_in_order(results):
         experiments.pick(rows, 'final gate', 'nonsense')
 
 
+@pytest.mark.slow
 def test_task_controls_table_is_controls_table_on_its_side(results):
     wide = experiments.controls_table(results)
     header = wide[0]
@@ -373,6 +383,7 @@ def test_realign_puts_repaired_streams_back_with_their_own_group():
         tasks.realign(repaired, [[0, 0], [0, 1], [2, 2]])
 
 
+@pytest.mark.slow
 def test_plot_gate_starts_draws_each_start(results):
     fig = experiments.plot_gate_starts(results, 'copy')
     gates, moves = fig.axes
@@ -466,6 +477,7 @@ def test_plot_gain_by_step_says_each_steps_gain():
         conditions.plot_gain_by_step([0], [0.0], [0.0])
 
 
+@pytest.mark.slow
 def test_sweep_table_gives_the_trunks_loss_and_the_gains(results):
     rows = experiments.sweep_table(results, 'copy')
     assert rows[0] == ['setting', 'value', 'trunk loss', 'gain: notes', 'gain: shuffled']

@@ -83,7 +83,8 @@ PROMPTS = [None, ['', 'em', 'a'], ['ava', '', 'zoe'], ['mi', 'mi', 'mi'], ['oliv
 GRID = [(gate, PROMPTS[(i + 2 * lag) % len(PROMPTS)], lag) for i, gate in enumerate(GATES) for lag in (0, 1)]
 
 
-@pytest.mark.parametrize('k', range(len(GRID)), ids=[f'gate={g}-prompts={p}-lag={lag}' for g, p, lag in GRID])
+@pytest.mark.parametrize('k', [pytest.param(k, marks=() if k < 2 else pytest.mark.slow) for k in range(len(GRID))],
+                         ids=[f'gate={g}-prompts={p}-lag={lag}' for g, p, lag in GRID])  # make check: the first two
 def test_both_engines_decode_the_same_under_gate_and_prompts(k):
     gate, prompts, lag = GRID[k]
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
@@ -116,6 +117,7 @@ def test_sample_single_prompt_in_both_engines(prompt):
         assert rng_s.random() == rng_n.random()
 
 
+@pytest.mark.slow
 def test_a_prompt_is_the_same_as_drawing_its_characters():
     # forcing the tokens a decode drew, and replaying its other draws in order, gives that
     # decode back: forced tokens go through the model as drawn ones do, and the draws of the
@@ -172,6 +174,7 @@ def trunk_probs(tokens, temperature):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('lag', [0, 1])
 def test_gate_zero_is_exactly_the_trunk(lag):
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
@@ -208,7 +211,7 @@ def test_the_notes_matter_at_other_gates():
     assert np.abs(p0 - p_half).max() > 0.05 and np.abs(p_half - p1).max() > 0.05
 
 
-@pytest.mark.parametrize('lag', [0, 1])
+@pytest.mark.parametrize('lag', [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_gate_none_is_the_trained_gate(lag):
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
     for engine, params in ((scalar, STATE_DICT), (vector, PARAMS)):
