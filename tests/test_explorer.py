@@ -15,6 +15,9 @@ opened as a file:// URL. Checked:
   attention view marks readable exactly as bus.visibility says; cadence moves the posts;
 * no console error, no request outside the page's origin, axe-core finds no WCAG 2.1 AA
   violation in the light and the dark theme, nothing animates;
+* an explorer built with `show=BUS_PARTS` (chapter 6's) has no gate control and no SNC
+  attention, distribution or delta view, refuses a gate in x.set, and still decodes and
+  draws its timeline, where the end of a name is written as the book writes it ('.');
 * the Python function refuses bad input with a one-line ValueError naming the problem.
 
 Chromium is /usr/bin/chromium (MICRODNB_CHROMIUM overrides); without it the browser tests
@@ -39,7 +42,7 @@ from microdnb.bus import visibility
 from microdnb.checkpoint import load_checkpoint, save_checkpoint
 from microdnb.config import BusConfig, ModelConfig, TrainConfig
 from microdnb.data import Tokenizer, names_path, read_docs
-from microdnb.page.explorer import RANGES, explorer, explorer_page
+from microdnb.page.explorer import BUS_PARTS, PARTS, RANGES, explorer, explorer_page
 from microdnb.study.measure import forward_passes
 
 AXE = REPO / '_vendor' / 'node_modules' / 'axe-core' / 'axe.min.js'
@@ -573,6 +576,50 @@ def test_nothing_animates(browser):
     assert moving == 0
 
 
+def test_an_explorer_shows_only_the_parts_its_chapter_has_taught(browser, models, tmp_path_factory):
+    """Chapter 6's explorer (show=BUS_PARTS) has no gate control and no SNC view; the same
+    model with every part (chapters 7 on) has them. Both decode the same names."""
+    m = models[0]
+    root = tmp_path_factory.mktemp('explorer_parts')
+    bus_only = explorer(m['params'], m['cfg'], m['tok'], m['bus'], title='the bus only', show=BUS_PARTS)
+    every = explorer(m['params'], m['cfg'], m['tok'], m['bus'], title='every part')
+    assert bus_only.show == BUS_PARTS and every.show == PARTS and bus_only.names == every.names
+    assert 'gate' not in repr(bus_only) and 'gate as trained' in repr(every)
+    (root / 'index.html').write_text(explorer_page([bus_only, every], 'parts'), encoding='utf-8')
+    with serve(root) as origin:
+        pg = open_page(browser, f'{origin}/index.html')
+        try:
+            got = pg.evaluate("""() => window.microdnb.explorers.map(x => {
+              const r = x.root, has = s => r.querySelector(s) !== null;
+              let refused = null;
+              try { x.set({gate: 0.5}); } catch (e) { refused = e.message; }
+              x.set({cadence: 1, lag: 1});
+              return {show: x.show, gate: has('input[data-k=gate]'), trained: has('button[data-k=trained]'),
+                      nonotes: has('button[data-k=nonotes]'), attn: has('.mdx-v-attn'), dist: has('.mdx-v-dist'),
+                      delta: has('.mdx-v-delta'), timeline: has('.mdx-v-timeline .mdx-tl'), names: has('.mdx-name'),
+                      cadence: has('input[data-k=cadence]'), lag: has('input[data-k=lag]'), refused,
+                      texts: x.shown.texts, settings: x.settings(),
+                      ends: [...r.querySelectorAll('.mdx-tl td.mdx-end')].map(td => td.firstChild.textContent),
+                      live: r.querySelector('[role=status]').textContent};
+            })""")
+            settle(pg, 0)
+            settle(pg, 1)
+            errors = pg.errors
+        finally:
+            pg.close()
+    assert not errors, errors
+    six, seven = got
+    assert six['show'] == list(BUS_PARTS) and seven['show'] == list(PARTS)
+    for k in ('gate', 'trained', 'nonotes', 'attn', 'dist', 'delta'):
+        assert not six[k] and seven[k], k
+    for k in ('timeline', 'names', 'cadence', 'lag'):
+        assert six[k] and seven[k], k
+    assert six['refused'] == 'gate: this explorer shows no gate control' and seven['refused'] is None
+    assert six['settings']['gate'] is None and seven['settings']['gate'] == 0.5
+    assert six['texts'] == numpy_texts(m, {'cadence': 1, 'lag': 1})
+    assert six['ends'] and set(six['ends']) == {m['tok'].labels[m['tok'].BOS]} == {'.'}
+
+
 # ------------------------------------------------------------------ the Python function
 
 def test_output_is_deterministic_and_small(models):
@@ -631,6 +678,10 @@ def _bad(m, **change):
     (lambda m: {'settings': {'pos': 16}}, r"pos must be an integer in \[0, 15\], got 16"),
     (lambda m: {'settings': {'speed': 1}}, r"unknown setting\(s\) 'speed'"),
     (lambda m: {'settings': [('gate', 1)]}, r"settings must be a dict"),
+    (lambda m: {'show': 'names'}, r"show must be a list of parts from names, timeline, attn, dist, delta, gate"),
+    (lambda m: {'show': ['names', 'timeline', 'gates']}, r"show has unknown part\(s\) 'gates'"),
+    (lambda m: {'show': ['names', 'attn']}, r"show must include names and timeline"),
+    (lambda m: {'show': BUS_PARTS, 'settings': {'gate': 0.5}}, r"settings gate needs the gate control"),
 ])
 def test_bad_input_is_a_one_line_value_error(models, change, match):
     m = models[0]

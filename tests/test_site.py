@@ -308,6 +308,31 @@ def test_explorer_pages_run_the_model(page_name, site, server, browser):
     assert out["ck"] == "microdnb-checkpoint-v1"
 
 
+# What each chapter's explorer may show: chapter 6 has taught the bus, the cadence, the lag,
+# the timeline and the names; SNC's attention, the distributions, the delta and the gate come
+# with chapter 7 (page.explorer.BUS_PARTS against every part).
+TAUGHT = {"book/06_bus": False, "book/07_snc_gate": True, "book/09_phase2": True}
+
+
+@pytest.mark.parametrize("page_name", sorted(TAUGHT))
+def test_explorers_show_only_what_their_chapter_has_taught(page_name, site, server, browser):
+    """Chapter 6's explorer has no gate control and no SNC attention, distribution or delta
+    view (chapter 7 defines them); chapters 7 and 9 have all of them."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{server}/{page_name}.html", wait_until="load")
+        page.wait_for_function(EXPLORERS_READY_JS, timeout=120_000)
+        got = page.evaluate("""() => window.microdnb.explorers.map(x => ({show: x.show,
+          parts: ['input[data-k=gate]', 'button[data-k=trained]', 'button[data-k=nonotes]', '.mdx-v-attn',
+                  '.mdx-v-dist', '.mdx-v-delta'].map(s => x.root.querySelector(s) !== null),
+          timeline: x.root.querySelector('.mdx-v-timeline .mdx-tl') !== null}))""")
+    finally:
+        page.close()
+    assert got, f"{page_name} has no explorer"
+    for x in got:
+        assert x["timeline"] and all(x["parts"]) is TAUGHT[page_name] and any(x["parts"]) is TAUGHT[page_name], x
+
+
 def test_the_copy_task_explorer_copies_when_the_gate_opens(site, server, browser):
     """Chapter 14's explorer holds the copy-task model with the leader given a first letter:
     over 100 seeds decoded in the page, the follower puts more of its letters where the
