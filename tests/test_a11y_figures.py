@@ -422,3 +422,23 @@ def test_tables_have_header_scopes_and_a_caption():
     assert out.index('<caption') < out.index('<thead>')
     assert out.count('<th scope="row"') == 2 and out.count('<td') == 2
     assert t.text().splitlines()[0] == 'Held-out loss <by condition>'
+
+
+def test_chapter7_stream0_alt_on_the_reference_model():
+    """Chapter 7's figure of stream 0 ('sanan', the reference's first parallel batch): the three
+    steps that read only the two identical plan seeds are exact ties, said as such, and head 0's
+    0.92 is on s1@p2, at position 5 (issue 19's example of an alt that misread its data)."""
+    from microdnb.reference import reference_run
+    run = reference_run()
+    params, cfg, tokenizer, rng = run['params'], run['cfg'], run['tokenizer'], run['rng']
+    for _ in range(10):
+        vector.sample_single(params, cfg, tokenizer, rng)
+    trace = vector.sample_parallel(params, cfg, BusConfig(3, 3, 0), tokenizer, rng, record=True)
+    assert trace['texts'] == ['sanan', 'lileleon', 'amiren']
+    alt = _alt(cross_attention.snc_attention_figure(trace, 0, tokenizer))
+    for h in range(cfg.n_head):
+        assert (f"Head {h}: at p0, p1 and p2 its largest weight is shared equally between plan s1 and plan s2 "
+                f"(0.50 each); at the other 3 steps its single largest weight is on ") in alt
+    assert "on s1@p2 at 3 of them (up to 0.92, at p5)" in alt
+    assert "plan s1 at 3 of 6" not in alt
+    assert "stream 1 ends its name at position 8 and stream 2 ends its name at position 6" in alt
