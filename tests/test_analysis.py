@@ -71,6 +71,30 @@ def test_visibility_table_agrees_with_bus_visibility():
                 assert not same_round
 
 
+# ---------------------------------------------------------------- decoding speed
+
+def test_decoding_speed_times_the_same_decode_both_ways(open_model, tiny_cfg, tiny_tokenizer):
+    """Batched and one-at-a-time decoding at lag 1 draw the same names; the passes they count
+    are the rounds (forward_passes at lag 1) and the token steps; a time per repeat each."""
+    params = vector.params_from(open_model)
+    got = measure.decoding_speed(params, tiny_cfg, tiny_tokenizer, n_streams=(1, 3), groups=3, repeats=2)
+    assert set(got) == {1, 3}
+    rounds = steps = 0
+    for g in range(3):
+        trace = vector.sample_parallel(params, tiny_cfg, BusConfig(3, 3, 1), tiny_tokenizer, random.Random(g))
+        lengths = [len(t) + (len(t) < trace['rounds']) for t in trace['tokens']]
+        rounds += measure.forward_passes(lengths, 3, 1)
+        steps += trace['steps']
+    three = got[3]
+    assert three['passes'] == {'batched': rounds, 'one_at_a_time': steps} and three['steps'] == steps
+    assert got[1]['passes']['batched'] == got[1]['passes']['one_at_a_time']    # one stream: nothing to batch
+    for m in got.values():
+        assert m['batched'].shape == m['one_at_a_time'].shape == (2,) and (m['batched'] > 0).all()
+        np.testing.assert_allclose(m['ratio'], m['one_at_a_time'] / m['batched'])
+    with pytest.raises(ValueError, match='n_streams'):
+        measure.decoding_speed(params, tiny_cfg, tiny_tokenizer, n_streams=(0,))
+
+
 # ---------------------------------------------------------------- held-out conditions
 
 @pytest.mark.slow

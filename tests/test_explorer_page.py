@@ -4,7 +4,9 @@ fallback), checkpoint() is the saved checkpoint number for number (load_checkpoi
 decode(settings) gives the numpy engine's names and `python -m microdnb sample --json`'s,
 the timeline counts the passes one after another as the book does; axe-core finds no WCAG
 2.1 AA violation in the light and the dark theme, nor inside JupyterLab's output styles,
-which do not leak in; nothing animates."""
+which do not leak in; nothing animates; an explorer built with `show=BUS_PARTS` (chapter
+6's) has no gate control and no SNC attention, distribution or delta view, refuses a gate
+in x.set, and still decodes and draws its timeline, the end of a name written '.'."""
 from __future__ import annotations
 
 import json
@@ -17,10 +19,11 @@ import numpy as np
 import pytest
 
 from conftest import REPO, subprocess_env
+from browser import serve
 from explorer_pages import (AXE, JL_CSS, browser, models, numpy_texts, open_page, page,  # noqa: F401 (fixtures)
                             saved_text, sequential_passes, settle, shown, site)
 from microdnb.checkpoint import load_checkpoint
-from microdnb.page.explorer import RANGES
+from microdnb.page.explorer import BUS_PARTS, PARTS, RANGES, explorer, explorer_page
 
 pytestmark = pytest.mark.browser
 
@@ -213,3 +216,47 @@ def test_nothing_animates(browser):
     finally:
         pg.close()
     assert moving == 0
+
+
+def test_an_explorer_shows_only_the_parts_its_chapter_has_taught(browser, models, tmp_path_factory):
+    """Chapter 6's explorer (show=BUS_PARTS) has no gate control and no SNC view; the same
+    model with every part (chapters 7 on) has them. Both decode the same names."""
+    m = models[0]
+    root = tmp_path_factory.mktemp('explorer_parts')
+    bus_only = explorer(m['params'], m['cfg'], m['tok'], m['bus'], title='the bus only', show=BUS_PARTS)
+    every = explorer(m['params'], m['cfg'], m['tok'], m['bus'], title='every part')
+    assert bus_only.show == BUS_PARTS and every.show == PARTS and bus_only.names == every.names
+    assert 'gate' not in repr(bus_only) and 'gate as trained' in repr(every)
+    (root / 'index.html').write_text(explorer_page([bus_only, every], 'parts'), encoding='utf-8')
+    with serve(root) as origin:
+        pg = open_page(browser, f'{origin}/index.html')
+        try:
+            got = pg.evaluate("""() => window.microdnb.explorers.map(x => {
+              const r = x.root, has = s => r.querySelector(s) !== null;
+              let refused = null;
+              try { x.set({gate: 0.5}); } catch (e) { refused = e.message; }
+              x.set({cadence: 1, lag: 1});
+              return {show: x.show, gate: has('input[data-k=gate]'), trained: has('button[data-k=trained]'),
+                      nonotes: has('button[data-k=nonotes]'), attn: has('.mdx-v-attn'), dist: has('.mdx-v-dist'),
+                      delta: has('.mdx-v-delta'), timeline: has('.mdx-v-timeline .mdx-tl'), names: has('.mdx-name'),
+                      cadence: has('input[data-k=cadence]'), lag: has('input[data-k=lag]'), refused,
+                      texts: x.shown.texts, settings: x.settings(),
+                      ends: [...r.querySelectorAll('.mdx-tl td.mdx-end')].map(td => td.firstChild.textContent),
+                      live: r.querySelector('[role=status]').textContent};
+            })""")
+            settle(pg, 0)
+            settle(pg, 1)
+            errors = pg.errors
+        finally:
+            pg.close()
+    assert not errors, errors
+    six, seven = got
+    assert six['show'] == list(BUS_PARTS) and seven['show'] == list(PARTS)
+    for k in ('gate', 'trained', 'nonotes', 'attn', 'dist', 'delta'):
+        assert not six[k] and seven[k], k
+    for k in ('timeline', 'names', 'cadence', 'lag'):
+        assert six[k] and seven[k], k
+    assert six['refused'] == 'gate: this explorer shows no gate control' and seven['refused'] is None
+    assert six['settings']['gate'] is None and seven['settings']['gate'] == 0.5
+    assert six['texts'] == numpy_texts(m, {'cadence': 1, 'lag': 1})
+    assert six['ends'] and set(six['ends']) == {m['tok'].labels[m['tok'].BOS]} == {'.'}

@@ -11,7 +11,7 @@ from explorer_pages import models  # noqa: F401 (the fixture)
 from microdnb import scalar
 from microdnb.config import BusConfig, ModelConfig
 from microdnb.data import Tokenizer
-from microdnb.page.explorer import explorer
+from microdnb.page.explorer import BUS_PARTS, explorer
 
 
 def test_output_is_deterministic_and_small(models):
@@ -70,6 +70,10 @@ def _bad(m, **change):
     (lambda m: {'settings': {'pos': 16}}, r"pos must be an integer in \[0, 15\], got 16"),
     (lambda m: {'settings': {'speed': 1}}, r"unknown setting\(s\) 'speed'"),
     (lambda m: {'settings': [('gate', 1)]}, r"settings must be a dict"),
+    (lambda m: {'show': 'names'}, r"show must be a list of parts from names, timeline, attn, dist, delta, gate"),
+    (lambda m: {'show': ['names', 'timeline', 'gates']}, r"show has unknown part\(s\) 'gates'"),
+    (lambda m: {'show': ['names', 'attn']}, r"show must include names and timeline"),
+    (lambda m: {'show': BUS_PARTS, 'settings': {'gate': 0.5}}, r"settings gate needs the gate control"),
 ])
 def test_bad_input_is_a_one_line_value_error(models, change, match):
     m = models[0]

@@ -111,7 +111,9 @@ def check_rendered_images(page, page_name):
 def check_explorer_runs_the_model(page, page_name):
     """The chapters built around the explorer have one on the built page, registered in
     window.microdnb.explorers, decoding names in the page with no kernel; and moving a
-    setting changes what it decodes (lag 0 versus 2 changes which notes a step reads)."""
+    setting changes what it decodes (lag 0 versus 2 changes which notes a step reads).
+    Chapter 6's explorer has no gate control and no SNC attention, distribution or delta
+    view (chapter 7 defines them); the later chapters' have all of them."""
     out = page.evaluate("""() => {
       const xs = window.microdnb.explorers, x = xs[0];
       const a = x.decode({seed: 3, streams: 3, lag: 0, cadence: 1});
@@ -124,6 +126,16 @@ def check_explorer_runs_the_model(page, page_name):
     assert len(out["texts"]) == 3 and any(out["texts"]), out
     assert out["differ"], "changing the lag did not change which notes the steps read"
     assert out["ck"] == "microdnb-checkpoint-v1"
+    # what the explorer may show: chapter 6 has taught the bus, the cadence, the lag, the
+    # timeline and the names; SNC's attention, the distributions, the delta and the gate come
+    # with chapter 7 (page.explorer.BUS_PARTS against every part)
+    parts = page.evaluate("""() => window.microdnb.explorers.map(x => ({show: x.show,
+      parts: ['input[data-k=gate]', 'button[data-k=trained]', 'button[data-k=nonotes]', '.mdx-v-attn',
+              '.mdx-v-dist', '.mdx-v-delta'].map(s => x.root.querySelector(s) !== null),
+      timeline: x.root.querySelector('.mdx-v-timeline .mdx-tl') !== null}))""")
+    taught = page_name != "book/06_bus"
+    for x in parts:
+        assert x["timeline"] and all(x["parts"]) is taught and any(x["parts"]) is taught, (page_name, x)
 
 
 def check_the_copy_task_explorer_copies_when_the_gate_opens(page):

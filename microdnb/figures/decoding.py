@@ -43,7 +43,7 @@ def decode_figure(trace, tokenizer, bcfg=None):
     """One parallel batch against the same names written one after another.
 
     Top row: a single stream writes the names in turn, one token per step (the end-of-name
-    token included). Below: the parallel streams, one round per column. With `bcfg` (the
+    token included, written '.' as everywhere in the book: `Tokenizer.labels`). Below: the parallel streams, one round per column. With `bcfg` (the
     BusConfig the batch was decoded with) a row between them gives the forward passes each
     round needs one after another when every pass that can be batched is batched (with
     lag 0 a round in which the streams post runs them one at a time; see
@@ -70,7 +70,7 @@ def decode_figure(trace, tokenizer, bcfg=None):
     for s, row in enumerate(cells):
         for t in row:
             ax.add_patch(plt.Rectangle((x, -0.4), 0.92, 0.8, facecolor=stream_color(s), alpha=0.3))
-            ax.text(x + 0.46, 0, 'end' if t == tokenizer.BOS else tokenizer.uchars[t], ha='center',
+            ax.text(x + 0.46, 0, tokenizer.labels[t], ha='center',
                     va='center', fontsize=8.5 if t == tokenizer.BOS else 9)
             x += 1
         # a second cue beside the colour: which stream's name each stretch of the row is
@@ -85,7 +85,7 @@ def decode_figure(trace, tokenizer, bcfg=None):
         y = s + top
         for r, t in enumerate(row):
             ax.add_patch(plt.Rectangle((r, y - 0.4), 0.92, 0.8, facecolor=stream_color(s), alpha=0.3))
-            ax.text(r + 0.46, y, 'end' if t == tokenizer.BOS else tokenizer.uchars[t], ha='center',
+            ax.text(r + 0.46, y, tokenizer.labels[t], ha='center',
                     va='center', fontsize=8.5 if t == tokenizer.BOS else 9)
     ax.set_xlim(-0.2, steps + 0.2)
     ax.set_ylim(n_streams + top - 0.4, -1.0)
@@ -111,7 +111,8 @@ def decode_figure(trace, tokenizer, bcfg=None):
     fig.tight_layout()
     names = [''.join(tokenizer.uchars[t] for t in toks) for toks in tokens]
     alt = (f"{n_streams} names, " + ', '.join(f"'{n}'" for n in names) + ": written one after another "
-           "by a single stream (top row, one token per step, each name followed by its end token"
+           "by a single stream (top row, one token per step, each name followed by the end token "
+           f"'{tokenizer.labels[tokenizer.BOS]}'"
            + ("" if all(ended) else ", unless the block size cut it") + f") they "
            f"take {steps} forward passes; written by {n_streams} streams (one row each, one "
            f"token per stream per round) they take {rounds} rounds"

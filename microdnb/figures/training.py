@@ -124,7 +124,8 @@ def time_bars(times, title=None, ax=None):
 def phase2_figure(phase2, trunk_pair_loss, gate_steady, window=25, gate_max=None, printed_every=50):
     """Phase 2 step by step. Top: the loss of each step's pair (one pair of names per
     step; the reference prints every `printed_every`-th step, marked) and the frozen
-    trunk's loss on the same pair. Bottom left: their difference, SNC's contribution, with
+    trunk's loss on the same pair. Bottom left: SNC's gain over the trunk on each step's pair,
+    trunk minus phase 2 (positive = SNC lowers the loss, the book's one sign convention), with
     its running mean over `window` steps and +-1 standard error of that mean (over the
     window's pairs). Bottom right: the gate, on a log scale, against what a steady gradient
     would reach (`gate_steady` per step, e.g. sigmoid(-5 + cumulative learning rate)) and,
@@ -164,7 +165,7 @@ def phase2_figure(phase2, trunk_pair_loss, gate_steady, window=25, gate_max=None
     ax.set_ylim(low - 0.05, high + 0.35 * (high - low))  # room for the legend above the curves
     ax.legend(fontsize=9, frameon=False, loc='upper right', ncol=2)
     ax = axd['diff']
-    diff = loss - trunk
+    diff = trunk - loss   # the gain over the trunk: positive when SNC helps
     mean = smooth(diff, window)
     # standard error of the running mean: the spread of the window's per-pair differences
     sq = smooth(diff ** 2, window)
@@ -178,11 +179,11 @@ def phase2_figure(phase2, trunk_pair_loss, gate_steady, window=25, gate_max=None
             label=f'running mean ({window} steps)')
     ax.axhline(0, color='black', linewidth=0.8)
     ax.set_xlabel('phase-2 step')
-    ax.set_ylabel('phase 2 - trunk (nats)')
-    ax.set_title("SNC's contribution", fontsize=11)
+    ax.set_ylabel('trunk - phase 2 (nats)')
+    ax.set_title("SNC's gain over the trunk (positive: SNC helps)", fontsize=11)
     low, high = diff.min(), diff.max()
-    ax.set_ylim(low - 0.45 * (high - low), high + 0.05 * (high - low))  # room for the legend below
-    ax.legend(fontsize=8.5, frameon=False, loc='lower left')
+    ax.set_ylim(low - 0.05 * (high - low), high + 0.45 * (high - low))  # room for the legend above
+    ax.legend(fontsize=8.5, frameon=False, loc='upper left')
     ax = axd['gate']
     if most is not None:
         ax.plot(steps, most, color='black', linestyle=':', linewidth=1.4, label="Adam's bound")
@@ -210,9 +211,11 @@ def _alt_phase2(loss, trunk, diff, gate, steady, most, window, printed, se):
              if most is not None else "")
     return (f"Phase 2 over {len(loss)} steps, in three panels. Top: the loss of each step's pair "
             f"(wide pale line, mean {loss.mean():.3f}) with the frozen trunk's loss on the same pair "
-            f"drawn over it in black dashes (mean {trunk.mean():.3f}); the two curves nearly coincide, "
-            f"correlation {corr:.3f}. Dots mark the {len(printed)} steps the reference prints. "
-            f"Bottom left: SNC's contribution, phase 2 minus trunk, per step and as a running mean over "
+            f"drawn over it in black dashes (mean {trunk.mean():.3f})"
+            + ("; the two curves nearly coincide" if corr > 0.95 else "") + f", correlation {corr:.3f}."
+            f" Dots mark the {len(printed)} steps the reference prints. "
+            f"Bottom left: SNC's gain over the trunk, trunk minus phase 2 (positive when SNC lowers the "
+            f"loss), per step and as a running mean over "
             f"{window} steps with a band of plus or minus one standard error; the running mean ends at "
             f"{mean[-1]:+.4f} ± {se[-1]:.4f} nats and stays between {mean[window - 1:].min():+.4f} and "
             f"{mean[window - 1:].max():+.4f}. Bottom right, log scale: the gate goes from {gate[0]:.4f} "

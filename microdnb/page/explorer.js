@@ -31,6 +31,11 @@
 //   x.set(partial)                  change controls (same keys; a list of prompts or starts
 //                                   sets every stream's, '' or null = none) and redraw; a
 //                                   value the controls cannot hold throws, and nothing changes
+//                                   (so does a gate, in an explorer that shows no gate control)
+//   x.show                          the parts this explorer shows (explorer.py's `show`, from
+//                                   PARTS: 'names', 'timeline', 'attn', 'dist', 'delta' the
+//                                   views, 'gate' the gate slider and its two buttons); a
+//                                   chapter shows only what it has taught
 //   x.shown                         the decode on screen; x.renders: redraws so far
 //   x.model, x.engine, x.views      the loaded model, engine.js's functions, two of the views'
 //                                   (sequentialPasses(x.shown, x.settings()), stepContext)
@@ -84,13 +89,15 @@ export function mount(id) {
   root.setAttribute('data-microdnb-ready', '');
   const dataEl = root.querySelector('script.mdx-data'), data = JSON.parse(dataEl.textContent);
   dataEl.remove();
-  const model = modelOf(data), R = data.ranges, reg = registry(), u = `mdx${++reg.nextId}`;
+  const model = modelOf(data), R = data.ranges, show = data.show, reg = registry(), u = `mdx${++reg.nextId}`;
+  model.labels = data.labels; // each token's label as the book writes it (Tokenizer.labels)
   const st = initialState(data.settings, R);
   const ui = document.createElement('div');
   ui.className = 'mdx-ui';
-  ui.innerHTML = explorerHTML(u, model, R, data.title);
-  const parts = pageParts(ui, u), render = renderer(parts, model, data.colors);
-  const api = { root, id, title: data.title, model, engine: ENGINE, views: VIEWS, renders: 0, shown: null, lastRenderMs: 0 };
+  ui.innerHTML = explorerHTML(u, model, R, data.title, show);
+  const parts = pageParts(ui, u, show), render = renderer(parts, model, data.colors, show);
+  const api = { root, id, title: data.title, model, show: [...show], engine: ENGINE, views: VIEWS, renders: 0, shown: null,
+                lastRenderMs: 0 };
 
   let pending = false;
   const draw = () => {
@@ -120,8 +127,10 @@ export function mount(id) {
   };
   ui.addEventListener('input', onInput);
   ui.addEventListener('change', onInput);
-  parts.ctl.trained.addEventListener('click', () => { st.gate = null; redraw(); });
-  parts.ctl.nonotes.addEventListener('click', () => { st.gate = 0; redraw(); });
+  if (parts.ctl.gate) {
+    parts.ctl.trained.addEventListener('click', () => { st.gate = null; redraw(); });
+    parts.ctl.nonotes.addEventListener('click', () => { st.gate = 0; redraw(); });
+  }
   parts.views.timeline.addEventListener('click', ev => {
     const cell = ev.target.closest('td[data-s]');
     if (!cell) return;
@@ -136,6 +145,7 @@ export function mount(id) {
     decode: (settings = {}) => decode(model, paddedSettings(model, settings)),
     settings: () => shownSettings(st, api.step),
     set(partial) {
+      if ('gate' in partial && !show.includes('gate')) throw new Error('gate: this explorer shows no gate control');
       const checked = Object.entries(partial).map(([k, v]) => [k, checkSetting(model, R, k, v)]); // all, before any change
       for (const [k, v] of checked) st[k] = v;
       redraw();

@@ -25,6 +25,10 @@ Typical use in a chapter::
 
     from microdnb.page.explorer import explorer
     explorer(params, cfg, tokenizer, REFERENCE_BUS, title="Open the gate", settings={'streams': 3})
+
+A chapter shows only what it has taught: ``show=BUS_PARTS`` (chapter 6: the names and the
+parallel decode, with the cadence, lag and decoding controls) leaves out SNC's attention, the
+distributions with and without the notes, the delta and the gate control (chapter 7 on).
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ from ..sampling import check_prompt, check_starts
 from ..figures.style import STREAM_COLORS
 from .inline import json_for_script, module_code, stylesheet
 
-__all__ = ['Explorer', 'RANGES', 'explorer', 'explorer_page']
+__all__ = ['BUS_PARTS', 'Explorer', 'PARTS', 'RANGES', 'explorer', 'explorer_page']
 
 # the explorer's ES modules, each importing only from those before it
 MODULES = ('pyrandom.js', 'engine.js', 'explorer_views.js', 'explorer_state.js', 'explorer_markup.js',
@@ -54,21 +58,32 @@ RANGES = {'gate': (0.0, 1.0), 'cadence': (1, 8), 'lag': (0, 2), 'streams': (2, 4
           'temperature': (0.1, 2.0), 'seed': (0, 2 ** 32 - 1)}
 DEFAULTS = {'gate': None, 'temperature': 0.5, 'seed': 42, 'prompts': None, 'starts': None}
 SETTINGS = ('gate', 'cadence', 'lag', 'streams', 'temperature', 'seed', 'prompts', 'starts', 'stream', 'pos')
+# What an explorer can show (`show`), in page order: the views (names; the parallel decode, a
+# timeline; SNC's attention at one step; the next-character distribution with the notes and
+# with the trunk alone; the size of SNC's delta against the residual) and the gate control
+# (the slider and its two buttons). The cadence, lag and decoding controls are always there.
+PARTS = ('names', 'timeline', 'attn', 'dist', 'delta', 'gate')
+REQUIRED_PARTS = ('names', 'timeline')
+BUS_PARTS = ('names', 'timeline')   # what chapter 6 has taught: the bus, cadence, lag, timeline, names
 
 
 class Explorer:
     """One explorer, ready to display: ``html`` (the text/html output), ``names`` (what the
-    initial settings decode, per stream), ``settings`` (the initial settings, checked)."""
+    initial settings decode, per stream), ``settings`` (the initial settings, checked),
+    ``show`` (the parts it shows, in PARTS order)."""
 
-    def __init__(self, html_text, title, names, settings, n_params):
+    def __init__(self, html_text, title, names, settings, n_params, show=PARTS):
         self.html, self.title, self.names, self.settings = html_text, title, names, settings
-        self.n_params = n_params
+        self.n_params, self.show = n_params, tuple(show)
 
     def __repr__(self):
         s = self.settings
         gate = 'as trained' if s['gate'] is None else f"{s['gate']:g}"
-        return (f"<explorer {self.title!r}: a {self.n_params:,}-parameter model, {s['streams']} streams, "
-                f"cadence {s['cadence']}, lag {s['lag']}, gate {gate}, temperature {s['temperature']:g}, "
+        shown = '' if self.show == PARTS else f"showing {', '.join(self.show)}; "
+        return (f"<explorer {self.title!r}: {shown}a {self.n_params:,}-parameter model, {s['streams']} streams, "
+                f"cadence {s['cadence']}, lag {s['lag']}"
+                + (f", gate {gate}" if 'gate' in self.show else '')
+                + f", temperature {s['temperature']:g}, "
                 f"seed {s['seed']}: {' | '.join(n or '(empty)' for n in self.names)}>")
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -109,6 +124,24 @@ def _check_settings(settings, cfg, tokenizer, bus):
     return s
 
 
+def _check_show(show, settings):
+    """The parts to show, in PARTS order (None: all of them)."""
+    if show is None:
+        return PARTS
+    if isinstance(show, str) or not isinstance(show, (list, tuple, set, frozenset)):
+        raise ValueError(f"explorer: show must be a list of parts from {', '.join(PARTS)}, got {show!r:.80}")
+    unknown = [p for p in show if p not in PARTS]
+    if unknown:
+        raise ValueError(f"explorer: show has unknown part(s) {', '.join(map(repr, unknown))}; the parts are "
+                         f"{', '.join(PARTS)}")
+    missing = [p for p in REQUIRED_PARTS if p not in show]
+    if missing:
+        raise ValueError(f"explorer: show must include {' and '.join(REQUIRED_PARTS)}, got {sorted(set(show))}")
+    if 'gate' not in show and settings and settings.get('gate') is not None:
+        raise ValueError("explorer: settings gate needs the gate control: add 'gate' to show, or leave the gate as trained")
+    return tuple(p for p in PARTS if p in show)
+
+
 def _per_stream(s, key):
     """settings[key] as one entry per stream (strings or None; a shorter list is padded with None)."""
     values = [] if s[key] is None else s[key]
@@ -134,7 +167,7 @@ def _default_pos(trace, stream):
     return next((ev['pos'] for ev in steps if any(r is not None for _, r in ev['notes'])), steps[-1]['pos'])
 
 
-def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None, meta=None):
+def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None, meta=None, show=None):
     """An explorer of this model (any engine's params with its ModelConfig and Tokenizer).
 
     bus_cfg: the bus it was trained with (default REFERENCE_BUS): the initial streams,
@@ -146,7 +179,9 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     copy task's leader is given its name's first letter; the names then begin with it), stream
     and pos (the step the attention and distribution views show; default stream 1 at its first
     step that reads a posted note).
-    meta: the checkpoint's meta dict. Returns an `Explorer` (display it, or take `.html`).
+    meta: the checkpoint's meta dict. show: the parts to show, from PARTS (default all;
+    'names' and 'timeline' always; BUS_PARTS is chapter 6's). Returns an `Explorer` (display
+    it, or take `.html`).
     Anything that does not fit is a one-line ValueError naming it.
     """
     if not isinstance(cfg, ModelConfig):
@@ -163,6 +198,7 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     title = ' '.join((title or 'Explore the model').split())
     doc = checkpoint_doc(params, cfg, tokenizer, bus_cfg, meta, caller='explorer')
     arrays = vector.params_from(doc['params'])
+    shown = _check_show(show, settings if isinstance(settings, dict) else None)
     s = _check_settings(settings, cfg, tokenizer, bus_cfg or REFERENCE_BUS)
     layout = [[name, rows, cols] for name, (rows, cols) in param_shapes(cfg).items()]
     weights = b''.join(np.array(doc['params'][name], dtype='<f8').tobytes() for name, _, _ in layout)
@@ -171,17 +207,17 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
         s['pos'] = _default_pos(trace, s['stream'])
     payload = {'title': title, 'checkpoint': {k: v for k, v in doc.items() if k != 'params'}, 'layout': layout,
                'params': base64.b64encode(weights).decode('ascii'), 'settings': s, 'ranges': RANGES,
-               'colors': list(STREAM_COLORS)}
+               'colors': list(STREAM_COLORS), 'labels': tokenizer.labels, 'show': list(shown)}
     data = json_for_script(payload)
     code, css = module_code(MODULES), stylesheet('explorer.css')
     uid = 'x' + hashlib.sha256('\0'.join((data, code, css)).encode()).hexdigest()[:16]
     names = trace['texts']
-    gate = (f"the gate as trained ({vector.gate_value(arrays):.3f})" if s['gate'] is None
-            else f"gate {s['gate']:g}")
+    gate = ('' if 'gate' not in shown else f"the gate as trained ({vector.gate_value(arrays):.3f}), "
+            if s['gate'] is None else f"gate {s['gate']:g}, ")
     said = ', '.join(f"stream {i} <b>{html.escape(n) if n else '(empty)'}</b>" for i, n in enumerate(names))
     fallback = (f'<div class="mdx-fallback"><p><strong>{html.escape(title)}</strong></p>'
                 f'<p>This explorer runs the model in the page and needs JavaScript (in Jupyter: run the cell, '
-                f'or trust the notebook).</p><p>With {gate}, cadence {s["cadence"]}, lag {s["lag"]}, '
+                f'or trust the notebook).</p><p>With {gate}cadence {s["cadence"]}, lag {s["lag"]}, '
                 f'{s["streams"]} streams, temperature {s["temperature"]:g} and seed {s["seed"]}'
                 + ''.join(f', stream {i} given the start letter <b>{html.escape(c)}</b>' for i, c in enumerate(s['starts']) if c)
                 + f', the model '
@@ -190,7 +226,7 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
             f'aria-label="{html.escape(title)}"><style>{css}</style>'
             f'<script type="application/json" class="mdx-data">{data}</script>{fallback}</div>\n'
             f'<script type="module">\n{code}\n__mdx_explorer.mount("{uid}");\n</script>\n')
-    return Explorer(page, title, names, s, cfg.n_params)
+    return Explorer(page, title, names, s, cfg.n_params, shown)
 
 
 def explorer_page(explorers, title='microdnb explorer'):

@@ -2,11 +2,13 @@
 // HTML strings (explorer.js puts them in the page once; explorer_render.js keeps them in step
 // with the settings). Every control is a native labelled input in Tab order, its ids unique on
 // the page (u: this explorer's prefix), its role named by data-k (and data-s: its stream).
+// `show` lists the parts the explorer shows (explorer.py PARTS): the views of SECTIONS by
+// key, and 'gate' for the gate slider and its two buttons; a part not listed is not built.
 
 import { esc, tokenText } from './explorer_views.js';
 
 // The controls, in Tab order; ids are page-unique (u = this explorer's prefix)
-export function controlsHTML(u, model, R) {
+export function controlsHTML(u, model, R, show) {
   const range = (k, label, [lo, hi], step, hint = '') => `<div class="mdx-row"><label for="${u}-${k}">${label}</label>` +
     `<input type="range" id="${u}-${k}" data-k="${k}" min="${lo}" max="${hi}" step="${step}"${hint ? ` aria-describedby="${u}-${k}-hint"` : ''}>` +
     `<span class="mdx-val" id="${u}-${k}-val"></span>${hint ? `<span class="mdx-hint" id="${u}-${k}-hint">${hint}</span>` : ''}</div>`;
@@ -27,9 +29,10 @@ export function controlsHTML(u, model, R) {
     `token, its input at position 0 and its plan seed's (the copy task's leader is given its name's first letter). ` +
     `Prompt: letters it is made to write first, without a draw.</p></div>`;
   return `<div class="mdx-controls">` +
-    `<fieldset><legend>Notes</legend>${range('gate', 'SNC gate', R.gate, 0.01, 'multiplies what SNC adds; 0 = the trunk alone')}` +
-    `<div class="mdx-row mdx-buttons"><button type="button" data-k="trained">As trained</button>` +
-    `<button type="button" data-k="nonotes">No notes (gate 0)</button></div>` +
+    `<fieldset><legend>Notes</legend>` + (show.includes('gate')
+      ? `${range('gate', 'SNC gate', R.gate, 0.01, 'multiplies what SNC adds; 0 = the trunk alone')}` +
+        `<div class="mdx-row mdx-buttons"><button type="button" data-k="trained">As trained</button>` +
+        `<button type="button" data-k="nonotes">No notes (gate 0)</button></div>` : '') +
     range('cadence', 'Cadence', R.cadence, 1, 'a stream posts a note after every this many positions') +
     range('lag', 'Lag', R.lag, 1, 'rounds before a posted note is readable') + '</fieldset>' +
     `<fieldset><legend>Decoding</legend><div class="mdx-row"><label for="${u}-streams">Streams</label>` +
@@ -49,11 +52,14 @@ export function controlsHTML(u, model, R) {
 export const SECTIONS = [['names', 'Names'], ['timeline', 'The parallel decode'], ['attn', 'SNC attention over the bus'],
   ['dist', 'Next character: with notes and without'], ['delta', 'How much the notes change the residual']];
 
+// The sections `show` asks for, in page order
+export const shownSections = show => SECTIONS.filter(([k]) => show.includes(k));
+
 // The whole explorer: a lead line, the controls, the views' sections, a polite live region
-export function explorerHTML(u, model, R, title) {
+export function explorerHTML(u, model, R, title, show) {
   return `<p class="mdx-lead"><strong>${esc(title)}</strong> <span>The model runs in this page: ` +
-    `change a control and it decodes again.</span></p>${controlsHTML(u, model, R)}<div class="mdx-views">` +
-    SECTIONS.map(([k, t]) => `<section class="mdx-v-${k}" aria-labelledby="${u}-h-${k}"><h4 id="${u}-h-${k}">${t}</h4>` +
+    `change a control and it decodes again.</span></p>${controlsHTML(u, model, R, show)}<div class="mdx-views">` +
+    shownSections(show).map(([k, t]) => `<section class="mdx-v-${k}" aria-labelledby="${u}-h-${k}"><h4 id="${u}-h-${k}">${t}</h4>` +
       `<div class="mdx-body"${model.cfg.block_size > 24 && k !== 'names' ? ` tabindex="0" role="region" aria-label="${t}"` : ''}></div></section>`).join('') +
     `</div><div class="mdx-sr" role="status" aria-live="polite" aria-atomic="true"></div>`;
 }

@@ -4,7 +4,7 @@
 // an equal write still costs style and layout, which is most of a redraw's cost.
 
 import { decode, gateValue, startId } from './engine.js';
-import { SECTIONS } from './explorer_markup.js';
+import { shownSections } from './explorer_markup.js';
 import { decodeSettings, promptError } from './explorer_state.js';
 import { attentionHTML, deltaHTML, distributionHTML, namesHTML, stepContext, summaryText, timelineHTML, tokenText }
   from './explorer_views.js';
@@ -50,8 +50,10 @@ const setText = (el, t) => { if (el.textContent !== t) el.textContent = t; };
 const setAttr = (el, a, v) => { if (el.getAttribute(a) !== v) el.setAttribute(a, v); };
 const setProp = (el, p, v) => { if (el[p] !== v) el[p] = v; };
 
-// The elements a redraw writes, found once in the explorer's markup (explorerHTML; u: its id prefix)
-export function pageParts(ui, u) {
+// The elements a redraw writes, found once in the explorer's markup (explorerHTML; u: its id
+// prefix; show: the parts it was built with): a control or view that is not shown is null
+// (ctl) or absent (views)
+export function pageParts(ui, u, show) {
   const all = k => [...ui.querySelectorAll(`[data-k="${k}"]`)];
   return {
     ctl: Object.fromEntries(['gate', 'cadence', 'lag', 'streams', 'temperature', 'seed', 'stream', 'pos', 'trained', 'nonotes']
@@ -60,7 +62,7 @@ export function pageParts(ui, u) {
     starts: all('start'), prompts: all('prompt'), rows: [...ui.querySelectorAll('[data-stream-row]')],
     promptMsg: all('prompt').map((_, s) => ui.querySelector(`#${u}-prompt${s}-msg`)),
     seedMsg: ui.querySelector(`#${u}-seed-msg`),
-    views: Object.fromEntries(SECTIONS.map(([k]) => [k, ui.querySelector(`.mdx-v-${k} .mdx-body`)])),
+    views: Object.fromEntries(shownSections(show).map(([k]) => [k, ui.querySelector(`.mdx-v-${k} .mdx-body`)])),
     live: ui.querySelector('[role=status]'),
   };
 }
@@ -74,17 +76,20 @@ export function showSeedCheck(parts, ok, R) {
 // Every control's value and readout as the state says (a box being typed in is left alone)
 function showControls({ ctl, val, starts, prompts, rows, promptMsg }, st, model, trained) {
   const g = st.gate;
-  setProp(ctl.gate, 'value', g === null ? String(Math.round(trained * 100) / 100) : String(g));
   const gateText = g === null ? `as trained, ${trained.toFixed(3)}` : g === 0 ? '0: no notes, the trunk alone' : g.toFixed(2);
   for (const [k, v, t] of [['gate', null, gateText], ['cadence', st.cadence, `every ${st.cadence} position${st.cadence > 1 ? 's' : ''}`],
     ['lag', st.lag, st.lag === 0 ? '0: readable in the same round' : `${st.lag} round${st.lag > 1 ? 's' : ''}`],
     ['temperature', st.temperature, String(st.temperature)]]) {
+    if (!ctl[k]) continue; // not shown (the gate, in an explorer built without it)
     if (v !== null) setProp(ctl[k], 'value', String(v));
     setAttr(ctl[k], 'aria-valuetext', t);
     setText(val[k], t);
   }
-  setAttr(ctl.trained, 'aria-pressed', String(g === null));
-  setAttr(ctl.nonotes, 'aria-pressed', String(g === 0));
+  if (ctl.gate) {
+    setProp(ctl.gate, 'value', g === null ? String(Math.round(trained * 100) / 100) : String(g));
+    setAttr(ctl.trained, 'aria-pressed', String(g === null));
+    setAttr(ctl.nonotes, 'aria-pressed', String(g === 0));
+  }
   setProp(ctl.streams, 'value', String(st.streams));
   if (ctl.seed !== document.activeElement) setProp(ctl.seed, 'value', st.seed);
   rows.forEach((el, s) => setAttr(el, 'data-off', String(s >= st.streams)));
@@ -117,18 +122,19 @@ function showStep({ ctl, val }, st, model, res, step) {
 
 // A redraw for one explorer: draw(st) shows the state and returns {res: the decode shown,
 // step: the step shown}. It decodes only when the decode's settings change; the live region
-// is updated once the reader pauses, not on every step of a slider.
-export function renderer(parts, model, colors) {
+// is updated once the reader pauses, not on every step of a slider. Only the views of
+// parts.views (those shown) are drawn.
+export function renderer(parts, model, colors, show) {
   const trained = gateValue(model), drawn = {}, tpl = document.createElement('template');
   let res = null, lastKey = '', liveTimer = 0;
   return st => {
     const settings = decodeSettings(model, st), key = JSON.stringify(settings);
     if (key !== lastKey) { res = decode(model, settings); lastKey = key; }
-    const step = stepContext(res, st.stream, st.pos), v = { model, res, step, colors, settings };
+    const step = stepContext(res, st.stream, st.pos), v = { model, res, step, colors, settings, show };
     showControls(parts, st, model, trained);
     showStep(parts, st, model, res, step);
-    for (const [k, view] of Object.entries(VIEWS)) {
-      const html = view(v);
+    for (const k of Object.keys(parts.views)) {
+      const html = VIEWS[k](v);
       if (drawn[k] !== html) { morph(parts.views[k], html, tpl); drawn[k] = html; } // an unchanged view is left alone
     }
     clearTimeout(liveTimer);

@@ -13,7 +13,8 @@
 //                    on the bus, laid out like the timeline; unreadable notes hatched
 //   distributionHTML the next-character distribution with notes against the trunk alone
 //   deltaHTML        the size of SNC's update against the residual it is added to
-//   summaryText      one sentence for the live region
+//   summaryText      one sentence for the live region (v.show: the parts shown; the
+//                    distribution only if it is)
 // Every number is written out: colour is a second cue, never the only one.
 
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -23,8 +24,9 @@ export const esc = s => String(s).replace(/[&<>"']/g, c => ESC[c]);
 export const busLabel = (s, r) => (r === null ? `plan s${s}` : `s${s}@p${r}`);
 const key = (s, r) => `${s}:${r === null ? 'plan' : r}`;
 
-// A token as the reader sees it: its character, 'end' for BOS (the end of a name), ␠ for a space
-export const tokenText = (model, t) => (t === model.BOS ? 'end' : model.uchars[t] === ' ' ? '\u2420' : model.uchars[t]);
+// A token as the reader sees it: its label as the book writes it (Tokenizer.labels, from the
+// payload: the character, and data.BOS_TEXT for BOS, the start and end of a name), ␠ for a space
+export const tokenText = (model, t) => (model.uchars[t] === ' ' ? '\u2420' : model.labels[t]);
 
 // One shape per stream beside its colour (figures/style.py STREAM_MARKERS: o s ^ D v P X *)
 const SHAPES = ['<circle cx="5" cy="5" r="4.3"/>', '<rect x="1" y="1" width="8" height="8"/>',
@@ -215,11 +217,11 @@ export function deltaHTML({ model, res, step }) {
     `residual stream it is added to; the bar fills at |\u03b4| = |x|.`);
 }
 
-export function summaryText({ model, res, step }, k = 3) {
+export function summaryText({ model, res, step, show }, k = 3) {
   const { ev } = step;
   const names = res.texts.map(t => t || '(empty)').join(', ');
   const top = p => topTokens({ probs: p, probsTrunk: p }, k).map(t => `${tokenText(model, t)} ${pct(p[t], 0)}%`).join(', ');
   const readable = step.notes.filter(n => n.j >= 0).length;
   return `Names: ${names}. Stream ${step.stream} at position ${step.pos} reads ${readable} of ${step.notes.length} ` +
-    `notes; next character with notes: ${top(ev.probs)}; trunk alone: ${top(ev.probsTrunk)}.`;
+    `notes` + (show.includes('dist') ? `; next character with notes: ${top(ev.probs)}; trunk alone: ${top(ev.probsTrunk)}.` : '.');
 }

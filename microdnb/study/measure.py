@@ -1,6 +1,7 @@
 """Measurements the book's part II makes on the Notes Bus and on trained models.
 
-Bus bookkeeping (`bus_stats`, `forward_passes`) needs no model. The model measurements
+Bus bookkeeping (`bus_stats`, `forward_passes`) needs no model; `decoding_speed` times it.
+The model measurements
 (held-out loss under the control conditions of `controls`, the SNC delta's size, the plan
 seeds) run on the numpy engine, on any engine's parameters (read with `vector.params_from`),
 so a test can build a model with the scalar engine and check these numbers against its own
@@ -8,6 +9,7 @@ forward.
 """
 import math
 import random
+import time
 
 import numpy as np
 
@@ -67,6 +69,51 @@ def passes_per_round(lengths, cadence, lag):
     lengths = check_lengths(lengths, 1)
     blocks = round_blocks(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
     return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]
+
+
+# ---------------------------------------------------------------- what batching buys, in time
+
+def decoding_speed(params, cfg, tokenizer, n_streams=(1, 2, 3, 4, 8), groups=20, repeats=5, cadence=3,
+                   temperature=0.5, seed=0):
+    """Wall-clock time of parallel decoding at lag 1 with every live stream of a round in one
+    forward pass (batched), against the same decode with one stream at a time
+    (`sample_parallel(..., batched=False)`, the reference's round-robin: one pass per stream
+    per round). At lag 1 no stream reads a note of its own round, so both draw the same names
+    (checked: a ValueError if not).
+
+    For each number of streams N: `groups` decodes (random seeds seed, seed + 1, ...), timed
+    with time.perf_counter, both ways, `repeats` times; within a repeat the two ways take turns
+    decode by decode (which goes first alternates), so a change in the machine's load falls on
+    both alike. Returns {N: {'batched': seconds per repeat (array), 'one_at_a_time': the same,
+    'ratio': one_at_a_time / batched per repeat, 'passes': {'batched': rounds, 'one_at_a_time':
+    token steps} (forward passes one after another over the groups, the plan seeds' one pass per
+    decode not counted), 'steps': token steps, 'rounds': rounds}}.
+    """
+    n_streams = [check_int(n, 'n_streams', 1, 16) for n in n_streams]
+    groups, repeats = check_int(groups, 'groups', 1), check_int(repeats, 'repeats', 1)
+    arrays = vector.params_from(params)
+    out = {}
+    for n in n_streams:
+        bcfg = BusConfig(n_streams=n, cadence=cadence, lag=1)
+        times = {True: np.zeros(repeats), False: np.zeros(repeats)}
+        steps = rounds = 0
+        for r in range(repeats):
+            for g in range(groups):
+                texts = {}
+                for batched in ((True, False) if (r + g) % 2 == 0 else (False, True)):
+                    start = time.perf_counter()
+                    trace = vector.sample_parallel(arrays, cfg, bcfg, tokenizer, random.Random(seed + g),
+                                                   temperature, batched=batched)
+                    times[batched][r] += time.perf_counter() - start
+                    texts[batched] = trace['texts']
+                if texts[True] != texts[False]:
+                    raise ValueError(f"batched and one-at-a-time decoding drew different names ({n} streams, "
+                                     f"seed {seed + g}): {texts[True]} against {texts[False]}")
+                if r == 0:
+                    steps, rounds = steps + trace['steps'], rounds + trace['rounds']
+        out[n] = {'batched': times[True], 'one_at_a_time': times[False], 'ratio': times[False] / times[True],
+                  'passes': {'batched': rounds, 'one_at_a_time': steps}, 'steps': steps, 'rounds': rounds}
+    return out
 
 
 # ---------------------------------------------------------------- how far Adam moves the gate
