@@ -7,23 +7,11 @@ import pytest
 
 matplotlib.use('Agg')
 
-import matplotlib.pyplot as plt  # noqa: E402
 
 from microdnb.figures import conditions, experiments  # noqa: E402
 from microdnb.study import stats, tasks  # noqa: E402
 from microdnb.study.results import main_setting, select  # noqa: E402
-from tiny_study import TINY, tiny_results  # noqa: E402
-
-
-@pytest.fixture(scope='module')
-def results():
-    return tiny_results()
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close('all')
+from tiny_study import TINY, close_figures, results  # noqa: E402,F401 (fixtures)
 
 
 def _bars(ax):

@@ -8,7 +8,6 @@ import pytest
 
 matplotlib.use('Agg')
 
-import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
@@ -20,18 +19,7 @@ from microdnb.study import tasks  # noqa: E402
 from microdnb.study.measure import adam_step_bound  # noqa: E402
 from microdnb.study.results import (TRAINED, control_gains, loss_stats, main_setting, mean_std,  # noqa: E402
                                     select, sweep_gains, sweep_rows)
-from tiny_study import TINY, tiny_results  # noqa: E402
-
-
-@pytest.fixture(scope='module')
-def results():
-    return tiny_results()
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close('all')
+from tiny_study import TINY, close_figures, results  # noqa: E402,F401 (fixtures)
 
 
 def _mean(cell):

@@ -269,6 +269,13 @@ def plot_controls(results, sched='ours'):
     return fig
 
 
+def _finish(fig, axes, title, size):
+    """The legend on the first panel, the figure's title above all panels, the layout tightened."""
+    axes[0].legend(fontsize=8.5)
+    fig.suptitle(title, fontsize=size)
+    fig.tight_layout()
+
+
 def plot_gate(results):
     """The gate during phase 2, per task, with the reference's schedule and ours (mean over
     seeds, band = the lowest to the highest seed); the dotted line is the gate the runs start from."""
@@ -299,10 +306,8 @@ def plot_gate(results):
         ax.set_xlabel('phase-2 step')
         ax.grid(alpha=0.3)
     axes[0].set_ylabel('gate = sigmoid(logit)')
-    axes[0].legend(fontsize=8.5)
-    fig.suptitle(f"lines: mean over {len(results['settings']['seeds'])} seeds; bands: lowest to highest seed; "
-                 f"dotted: the gate at the start", fontsize=9)
-    fig.tight_layout()
+    _finish(fig, axes, f"lines: mean over {len(results['settings']['seeds'])} seeds; bands: lowest to highest seed; "
+                       f"dotted: the gate at the start", 9)
     start = 1 / (1 + math.exp(-main['gate_init']))
     fig.microdnb_alt = (f"Two line charts of the SNC gate against the phase-2 step, one line per task (mean over "
                         f"seeds, band from the lowest to the highest seed), from the gate the runs start at, "
@@ -337,10 +342,8 @@ def plot_gate_starts(results, task='copy', sched='ours'):
     for ax in axes:
         ax.set_xlabel('phase-2 step')
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8.5)
-    fig.suptitle(f"{task} task, {_schedule_text(sched)} schedule: the gate from each start (lines: mean over "
-                 f"{len(results['settings']['seeds'])} seeds; bands: lowest to highest seed)", fontsize=9.5)
-    fig.tight_layout()
+    _finish(fig, axes, f"{task} task, {_schedule_text(sched)} schedule: the gate from each start (lines: mean over "
+                       f"{len(results['settings']['seeds'])} seeds; bands: lowest to highest seed)", 9.5)
     fig.microdnb_alt = (f"Two line charts of the SNC gate during phase 2 of the {task} task, one line per "
                         f"initial gate (mean over seeds, band from the lowest to the highest seed): left the gate "
                         f"on a log scale, right how far its logit moved: " + '; '.join(said) + ".")
@@ -371,10 +374,8 @@ def plot_sweeps(results, task='copy'):
         ax.set_xlabel({'n_streams': 'streams'}.get(axis, axis))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel('gain over the trunk alone\n(nats/token; > 0: better)')
-    axes[0].legend(fontsize=8.5)
-    fig.suptitle(f"{task} task: one setting changed at a time (mean over {len(results['settings']['seeds'])} "
-                 f"seeds; error bars: sd over seeds)", fontsize=10)
-    fig.tight_layout()
+    _finish(fig, axes, f"{task} task: one setting changed at a time (mean over {len(results['settings']['seeds'])} "
+                       f"seeds; error bars: sd over seeds)", 10)
     fig.microdnb_alt = (f"Three line charts of the {task} task's gain over the trunk alone (the trunk's held-out "
                         f"loss minus the loss, over all streams, nats per token, mean ± sd over seeds; above zero "
                         f"better than the trunk) with the notes and with shuffled notes, one setting changed at a "

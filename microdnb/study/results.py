@@ -172,15 +172,21 @@ def control_gains(results, sched='ours'):
     return tasks_here, gains
 
 
+def _swept_runs(results, task, axis):
+    """(value, runs) for each value of the sweep over `axis` that has runs: the main setting
+    with only `axis` changed, trained with the notes on our schedule."""
+    main = main_setting(results)
+    for v in results['settings'][SWEEPS[axis]]:
+        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
+        if runs:
+            yield v, runs
+
+
 def sweep_rows(results, task, axis):
     """For a sweep over `axis` ('cadence', 'lag' or 'n_streams') of `task`, one row per value:
     (value, {condition: (mean, std)}, gate (mean, std), rounds, token_steps)."""
-    main = main_setting(results)
     out = []
-    for v in results['settings'][SWEEPS[axis]]:
-        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
-        if not runs:
-            continue
+    for v, runs in _swept_runs(results, task, axis):
         conds = {c: loss_stats(runs, c) for c in ('notes', 'trunk', 'shuffled') if c in runs[0]['loss']}
         out.append((v, conds, mean_std([r['final_gate'] for r in runs]), runs[0]['rounds'], runs[0]['token_steps']))
     return out
@@ -190,12 +196,8 @@ def sweep_gains(results, task, axis, conditions=('notes', 'shuffled')):
     """For a sweep over `axis` of `task`, one row per value: (value, {condition: (mean, std)})
     of each condition's gain over the trunk (the trunk's held-out loss minus the condition's,
     over all streams, paired seed by seed; positive = better than the trunk alone)."""
-    main = main_setting(results)
     out = []
-    for v in results['settings'][SWEEPS[axis]]:
-        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
-        if not runs:
-            continue
+    for v, runs in _swept_runs(results, task, axis):
         out.append((v, {c: mean_std([r['loss']['trunk']['loss'] - r['loss'][c]['loss'] for r in runs])
                         for c in conditions if c in runs[0]['loss']}))
     return out
