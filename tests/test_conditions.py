@@ -13,6 +13,9 @@ from microdnb.study import stats, tasks  # noqa: E402
 from microdnb.study.results import main_setting, select  # noqa: E402
 from tiny_study import TINY, close_figures, results  # noqa: E402,F401 (fixtures)
 
+# one xdist group for the files that use the TINY results, which each worker computes once
+pytestmark = pytest.mark.xdist_group('tiny_results')
+
 
 def _bars(ax):
     """The bar containers of an axes (error bars aside), in drawing order."""

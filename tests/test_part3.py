@@ -21,6 +21,9 @@ from microdnb.study.results import (TRAINED, control_gains, loss_stats, main_set
                                     select, sweep_gains, sweep_rows)
 from tiny_study import TINY, close_figures, results  # noqa: E402,F401 (fixtures)
 
+# one xdist group for the files that use the TINY results, which each worker computes once
+pytestmark = pytest.mark.xdist_group('tiny_results')
+
 
 def _mean(cell):
     return float(cell.split('±')[0])
