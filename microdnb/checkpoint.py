@@ -4,9 +4,10 @@ The format is the JSON Schema shipped beside this module, `checkpoint.schema.jso
 (format 'microdnb-checkpoint-v1'). `check_doc` is its one checker, for the files
 `load_checkpoint` reads and the documents `checkpoint_doc` builds alike, so that what
 is written can be read back:
-  * the file: at most MAX_BYTES, UTF-8, strict JSON (no NaN or Infinity, no key twice in
-    one object), at most MAX_DEPTH levels deep and within PARSE_CAPS, all checked by
-    `fileio.parse_json` in linear time before anything is parsed, so memory stays bounded;
+  * the file: at most MAX_BYTES (fileio.read_bytes), UTF-8, strict JSON parsed with the
+    standard library (`parse_json`: no NaN or Infinity, no key twice in one object), at most
+    MAX_DEPTH levels deep and within PARSE_CAPS, checked in one linear pass before anything
+    is parsed, so that memory stays bounded;
   * the schema, validated with jsonschema: every field present, of its type, none unknown
     (except the numbers of `params`: 57 µs each in jsonschema, minutes for the largest
     model; Python checks them below, against the schema's own bound);
@@ -34,14 +35,17 @@ naming the checkpoint.
 import json
 import math
 import numbers
+import re
 import sys
+from array import array
 from dataclasses import asdict, fields, is_dataclass
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 from .config import BusConfig, ModelConfig, show
 from .data import Tokenizer
-from .fileio import as_path, atomic_write, load_json
+from .fileio import as_path, atomic_write, read_bytes
 from .params import param_shapes
 
 FORMAT = 'microdnb-checkpoint-v1'
@@ -53,6 +57,8 @@ MAX_META_BYTES = 100_000
 # file of MAX_BYTES can take (about 160 MB), whatever it holds. A model within config.LIMITS
 # has at most 2,000,000 weights in at most 21,921 rows; the rest is for meta.
 PARSE_CAPS = {'values': 2_200_000, 'arrays and objects': 100_000, 'strings': 100_000}
+MAX_JSON_DEPTH = 64      # parse_json's default
+MAX_INT_DIGITS = 100     # integers in JSON: beyond this, refused (never converted)
 _TYPES = {'object': 'an object', 'array': 'an array', 'string': 'a string', 'integer': 'an integer',
           'number': 'a number', 'null': 'null', 'boolean': 'true or false'}
 
@@ -60,6 +66,116 @@ _TYPES = {'object': 'an object', 'array': 'an array', 'string': 'a string', 'int
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding='utf-8'))
 MAX_WEIGHT = SCHEMA['$defs']['weight']['maximum']   # 1e9: see the module's docstring
 
+
+# ---- strict JSON ------------------------------------------------------------------------
+
+class _Bad:
+    """Marks a JSON value refused while parsing; the walk after parsing names its field."""
+    __slots__ = ('text',)
+
+    def __init__(self, text):
+        self.text = text
+
+
+# A string, or an unclosed one up to the end: every match ends where the next search
+# starts, so one pass over the text is linear (a pattern that must find the closing
+# quote restarts at every quote of an unclosed string: quadratic).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(rb'[^\[\]{}]+')
+_DEPTH_STEP = bytes.maketrans(b'[{]}', b'\x01\x01\xff\xff')   # +1 / -1 as signed bytes
+
+
+def _prescan(raw, source, max_depth, caps):
+    """Refuse, in linear time and before json.loads allocates anything, JSON nested deeper
+    than `max_depth` or holding more than caps['values'] values, caps['arrays and objects']
+    containers or caps['strings'] strings (a cap of None: no cap)."""
+    strings = raw.count(b'"') // 2
+    if caps.get('strings') is not None and strings > caps['strings']:
+        raise ValueError(f"{source} holds more than {caps['strings']:,} strings: refused")
+    skeleton = _STRING.sub(b'', raw)
+    containers = skeleton.count(b'[') + skeleton.count(b'{')
+    counts = {'values': skeleton.count(b',') + containers + 1, 'arrays and objects': containers}
+    for kind, cap in caps.items():
+        if kind in counts and cap is not None and counts[kind] > cap:
+            raise ValueError(f"{source} holds more than {cap:,} {kind}: refused")
+    steps = array('b', _NOT_BRACKET.sub(b'', skeleton).translate(_DEPTH_STEP))
+    if max(accumulate(steps), default=0) > max_depth:
+        raise ValueError(f"{source} nests arrays/objects more than {max_depth} levels deep: refused")
+
+
+def _field(parts):
+    out = ''
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or '(the top level)'
+
+
+def _find_bad(doc):
+    stack = [(doc, ())]
+    while stack:
+        x, where = stack.pop()
+        if isinstance(x, _Bad):
+            return where, x
+        if isinstance(x, dict):
+            stack.extend((v, where + (k,)) for k, v in reversed(list(x.items())))
+        elif isinstance(x, list) and not set(map(type, x)) <= {float, int}:  # a row of numbers holds none
+            stack.extend((v, where + (i,)) for i, v in reversed(list(enumerate(x))))
+    return None
+
+
+def parse_json(raw, source, max_depth=MAX_JSON_DEPTH, caps=None):
+    """Strict JSON from bytes: refuses non-UTF-8, nesting deeper than `max_depth`,
+    more values / arrays and objects / strings than `caps` allows (see `_prescan`), NaN /
+    Infinity, numbers beyond the float range, integers of over MAX_INT_DIGITS digits and a
+    key given twice in one object, each with one ValueError line naming `source` (e.g.
+    'checkpoint /x/ck.json') and the field."""
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{source} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}): "
+                         f"is it a binary file?") from None
+    _prescan(raw, source, max_depth, caps or {})
+    bad = []
+
+    def mark(text):
+        bad.append(1)
+        return _Bad(text)
+
+    def constant(name):  # NaN, Infinity, -Infinity
+        return mark(f"{name}, not a finite number")
+
+    def integer(s):
+        digits = len(s.lstrip('-'))
+        if digits > MAX_INT_DIGITS:  # never converted: int() of a long one is slow or refused
+            return mark(f"an integer of {digits} digits, over the limit of {MAX_INT_DIGITS}")
+        return int(s)
+
+    def real(s):
+        x = float(s)
+        if x in (float('inf'), float('-inf')):
+            return mark(f"{s[:24]}{'...' if len(s) > 24 else ''}, beyond the range of a float")
+        return x
+
+    def pairs(items):
+        obj = dict(items)
+        if len(obj) < len(items):  # the last one would silently win
+            seen = set()
+            for key in [k for k, _ in items if k in seen or seen.add(k)]:
+                obj[key] = mark("a key given more than once in its object")
+        return obj
+    try:
+        doc = json.loads(text, parse_constant=constant, parse_int=integer, parse_float=real, object_pairs_hook=pairs)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{source} is not valid JSON ({e.msg}: line {e.lineno} column {e.colno})") from None
+    except RecursionError:  # _prescan should have caught it
+        raise ValueError(f"{source} nests arrays/objects too deeply: refused") from None
+    if bad:
+        where, marker = _find_bad(doc)
+        raise ValueError(f"{source}: {_field(where)} is {marker.text}")
+    return doc
+
+
+# ---- the schema and the rules --------------------------------------------------------------
 
 @lru_cache(maxsize=None)
 def _validator():
@@ -203,11 +319,11 @@ def load_checkpoint(path, expect_cfg=None):
     Every message is one line naming the file (and the field).
     """
     path = as_path(path, 'load_checkpoint: path')
+    where = f"checkpoint {path}"
     try:
-        doc = load_json(path, 'checkpoint', MAX_BYTES, MAX_DEPTH, PARSE_CAPS)
+        doc = parse_json(read_bytes(path, 'checkpoint', MAX_BYTES), where, MAX_DEPTH, PARSE_CAPS)
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{e} (make one with `python -m microdnb train --out {path}`)") from None
-    where = f"checkpoint {path}"
     cfg, bus_cfg, tokenizer = check_doc(doc, where)
     if expect_cfg is not None and cfg != expect_cfg:
         raise ValueError(f"{where} has a different model config: " + ', '.join(

@@ -6,12 +6,8 @@ temporary file beside the target, fsyncs it and renames it over the target, so a
 full disk or a signal leaves the previous file intact and no temporary file behind.
 
 Reading: `read_bytes` opens without blocking (a FIFO cannot hang it), refuses what is
-not a regular file and anything over a size cap, and says exactly what is wrong;
-`parse_json` adds strict JSON on top: UTF-8; before parsing, in one linear pass, caps on
-the nesting depth and on how many values, arrays/objects and strings the text holds (so
-memory stays bounded whatever the file); while parsing, NaN / Infinity, numbers beyond
-the float range, integers of over 100 digits and duplicate keys refused with the path of
-the field that holds them (e.g. `params.wte[3][1]`).
+not a regular file and anything over a size cap, and says exactly what is wrong (the
+checkpoint's strict JSON is checkpoint.parse_json's).
 
 Every refusal is one line that names the file.
 
@@ -33,20 +29,14 @@ Decisions (the behaviour of `cp`, where there is one):
     SIGKILL cannot be caught: it leaves the hidden `.NAME.*.tmp` file (and the old file).
 """
 import errno
-import json
 import os
-import re
 import signal
 import stat
 import tempfile
 import threading
-from array import array
 from contextlib import contextmanager
-from itertools import accumulate
 from pathlib import Path
 
-MAX_JSON_DEPTH = 64      # microdnb's own files nest 4 levels deep at most
-MAX_INT_DIGITS = 100     # integers in JSON files: beyond this, refused (never converted)
 # default action "end the process", and catchable (SIGSEGV and the like are the program's own faults)
 FATAL_SIGNALS = tuple(getattr(signal, s) for s in (
     'SIGHUP', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGVTALRM', 'SIGPROF', 'SIGXCPU',
@@ -257,19 +247,8 @@ def atomic_write(path, write, binary=False):
     name, which the OSError gives. A replaced file keeps its permission bits; a new one
     gets 0o666 & ~umask.
     """
-    path = as_path(path)
-    target = Path(os.path.realpath(path)) if os.path.islink(path) else path
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        st = None
-    kind = file_kind(st.st_mode) if st is not None else None
-    if kind:
-        raise ValueError(f"{path} is a directory; give a file name inside it" if kind == 'a directory' else
-                         f"{path} is {kind}, not a regular file: refusing to write there")
-    folder = target.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist (create it first)")
+    target = check_output_path(path, force=True, what='file')  # again: things may have changed since
+    folder, st = target.parent, (os.stat(target) if os.path.exists(target) else None)
     if st is None:
         umask = os.umask(0o022)
         os.umask(umask)
@@ -292,14 +271,14 @@ def atomic_write(path, write, binary=False):
                     try:
                         os.link(tmp, kept)
                     except OSError:
-                        raise OSError(e.errno, f"cannot replace {path}: {e.strerror}") from None
-                    raise OSError(e.errno, f"cannot replace {path}: {e.strerror}; the new file is {kept}") from None
+                        raise OSError(e.errno, f"cannot replace {target}: {e.strerror}") from None
+                    raise OSError(e.errno, f"cannot replace {target}: {e.strerror}; the new file is {kept}") from None
                 tmp = None
         except BaseException as e:
             if tmp is not None:
                 _unlink(tmp)
-            if isinstance(e, OSError) and e.errno is not None and str(path) not in str(e):
-                raise OSError(e.errno, f"cannot write {path}: {e.strerror or e} "
+            if isinstance(e, OSError) and e.errno is not None and str(target) not in str(e):
+                raise OSError(e.errno, f"cannot write {target}: {e.strerror or e} "
                                        f"({'it is unchanged' if st else 'nothing was written'})") from None
             raise
     try:  # make the rename itself durable
@@ -310,7 +289,7 @@ def atomic_write(path, write, binary=False):
             os.close(dfd)
     except OSError:
         pass
-    return path if target is path else target
+    return target
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -353,117 +332,3 @@ def read_bytes(path, what='file', max_bytes=None, where=''):
         return b''.join(chunks)
     finally:
         os.close(fd)
-
-
-class _Bad:
-    """Marks a JSON value refused while parsing; the walk after parsing names its field."""
-    __slots__ = ('text',)
-
-    def __init__(self, text):
-        self.text = text
-
-
-# A string, or an unclosed one up to the end: every match ends where the next search
-# starts, so one pass over the text is linear (a pattern that must find the closing
-# quote restarts at every quote of an unclosed string: quadratic).
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-_NOT_BRACKET = re.compile(rb'[^\[\]{}]+')
-_DEPTH_STEP = bytes.maketrans(b'[{]}', b'\x01\x01\xff\xff')   # +1 / -1 as signed bytes
-
-
-def _prescan(raw, source, max_depth, caps):
-    """Refuse, in linear time and before json.loads allocates anything, JSON nested deeper
-    than `max_depth` or holding more than caps['values'] values, caps['arrays and objects']
-    containers or caps['strings'] strings (a cap of None: no cap)."""
-    strings = raw.count(b'"') // 2
-    if caps.get('strings') is not None and strings > caps['strings']:
-        raise ValueError(f"{source} holds more than {caps['strings']:,} strings: refused")
-    skeleton = _STRING.sub(b'', raw)
-    containers = skeleton.count(b'[') + skeleton.count(b'{')
-    counts = {'values': skeleton.count(b',') + containers + 1, 'arrays and objects': containers}
-    for kind, cap in caps.items():
-        if kind in counts and cap is not None and counts[kind] > cap:
-            raise ValueError(f"{source} holds more than {cap:,} {kind}: refused")
-    steps = array('b', _NOT_BRACKET.sub(b'', skeleton).translate(_DEPTH_STEP))
-    if max(accumulate(steps), default=0) > max_depth:
-        raise ValueError(f"{source} nests arrays/objects more than {max_depth} levels deep: refused")
-
-
-def _field(parts):
-    out = ''
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or '(the top level)'
-
-
-def _find_bad(doc):
-    stack = [(doc, ())]
-    while stack:
-        x, where = stack.pop()
-        if isinstance(x, _Bad):
-            return where, x
-        if isinstance(x, dict):
-            stack.extend((v, where + (k,)) for k, v in reversed(list(x.items())))
-        elif isinstance(x, list) and not set(map(type, x)) <= {float, int}:  # a row of numbers holds none
-            stack.extend((v, where + (i,)) for i, v in reversed(list(enumerate(x))))
-    return None
-
-
-def parse_json(raw, source, max_depth=MAX_JSON_DEPTH, caps=None):
-    """Strict JSON from bytes (or str): refuses non-UTF-8, nesting deeper than `max_depth`,
-    more values / arrays and objects / strings than `caps` allows (see `_prescan`), NaN /
-    Infinity, numbers beyond the float range, integers of over MAX_INT_DIGITS digits and a
-    key given twice in one object, each with one ValueError line naming `source` (e.g.
-    'checkpoint /x/ck.json') and the field."""
-    if isinstance(raw, str):
-        raw = raw.encode('utf-8', 'surrogatepass')
-    try:
-        text = raw.decode('utf-8')
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{source} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}): "
-                         f"is it a binary file?") from None
-    _prescan(raw, source, max_depth, caps or {})
-    bad = []
-
-    def mark(text):
-        bad.append(1)
-        return _Bad(text)
-
-    def constant(name):  # NaN, Infinity, -Infinity
-        return mark(f"{name}, not a finite number")
-
-    def integer(s):
-        digits = len(s.lstrip('-'))
-        if digits > MAX_INT_DIGITS:  # never converted: int() of a long one is slow or refused
-            return mark(f"an integer of {digits} digits, over the limit of {MAX_INT_DIGITS}")
-        return int(s)
-
-    def real(s):
-        x = float(s)
-        if x in (float('inf'), float('-inf')):
-            return mark(f"{s[:24]}{'...' if len(s) > 24 else ''}, beyond the range of a float")
-        return x
-
-    def pairs(items):
-        obj = dict(items)
-        if len(obj) < len(items):  # the last one would silently win
-            seen = set()
-            for key in [k for k, _ in items if k in seen or seen.add(k)]:
-                obj[key] = mark("a key given more than once in its object")
-        return obj
-    try:
-        doc = json.loads(text, parse_constant=constant, parse_int=integer, parse_float=real, object_pairs_hook=pairs)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{source} is not valid JSON ({e.msg}: line {e.lineno} column {e.colno})") from None
-    except RecursionError:  # _prescan should have caught it
-        raise ValueError(f"{source} nests arrays/objects too deeply: refused") from None
-    if bad:
-        where, marker = _find_bad(doc)
-        raise ValueError(f"{source}: {_field(where)} is {marker.text}")
-    return doc
-
-
-def load_json(path, what='file', max_bytes=None, max_depth=MAX_JSON_DEPTH, caps=None):
-    """`read_bytes` then `parse_json`: the document, or one line naming the file and field."""
-    path = as_path(path, what)
-    return parse_json(read_bytes(path, what, max_bytes), f"{what} {path}", max_depth, caps)

@@ -32,11 +32,3 @@ def param_shapes(cfg):
                    'snc_gate': (1, 1)})     # gate logit
     return shapes
 
-
-def check_init(cfg, rng):
-    """What both engines' init_params need: a ModelConfig, and a random.Random to draw from."""
-    from .config import ModelConfig  # here, not at the top: config imports this module
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"init_params needs a ModelConfig, got {type(cfg).__name__}")
-    if not callable(getattr(rng, 'gauss', None)):
-        raise ValueError(f"rng must be a random.Random (its gauss() draws the weights), got {type(rng).__name__}")

@@ -3,8 +3,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ..config import BusConfig
-from ..vector.bus import scheduler
+from .. import vector
 from .prep import smooth
 from .style import GREY, STREAM_COLORS, WIDTH, stream_color
 
@@ -123,7 +122,7 @@ def decode_figure(trace, tokenizer, bcfg=None):
     if not tokens:
         raise ValueError("trace must come from sample_parallel (it has no 'tokens')")
     n_streams = len(tokens)
-    if bcfg is not None and (not isinstance(bcfg, BusConfig) or bcfg.n_streams != n_streams):
+    if bcfg is not None and bcfg.n_streams != n_streams:
         raise ValueError(f"bcfg must be the BusConfig of the decode ({n_streams} streams), got {bcfg!r}")
     rounds = trace['rounds']
     # the positions each stream ran: its end step included, unless block_size cut it first
@@ -133,8 +132,7 @@ def decode_figure(trace, tokenizer, bcfg=None):
     steps = sum(lengths)
     per_round = None
     if bcfg is not None:
-        blocks = scheduler(bcfg, None)
-        per_round = [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]
+        per_round = vector.round_passes(bcfg, lengths)
     top = 1.9 if per_round else 1.6   # where the parallel rows start
     fig, ax = plt.subplots(figsize=(WIDTH, 0.42 * (n_streams + 2) + (1.3 if per_round else 0.9)))
     x = 0

@@ -11,7 +11,7 @@ from collections import Counter
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..scalar.autograd import Value
+from ..scalar import Value
 from .display import text_color
 from .prep import as_float, check_docs, floats, matrix, new_axes
 from .style import BLUE, GREY, ORANGE, WIDTH

@@ -5,7 +5,7 @@ microgpt. The SNC / planner parameters are drawn after the trunk's, so the trunk
 is initialised exactly as in the original microgpt for the same seed.
 """
 from .autograd import Value
-from ..params import check_init, param_shapes
+from ..params import param_shapes
 from .layers import linear, matrix, multi_head_attention, rmsnorm
 from .snc import snc_cross_attention
 
@@ -13,7 +13,6 @@ def init_params(cfg, rng):
     """A fresh state_dict, drawing from `rng` (a random.Random) in the reference's order:
     `param_shapes` order, row by row, one rng.gauss per entry; the gate is a constant.
     The numpy `init_params` draws the same numbers in the same order (as float64 arrays)."""
-    check_init(cfg, rng)
     state_dict = {}
     for name, (nout, nin) in param_shapes(cfg).items():
         if name == 'snc_gate':

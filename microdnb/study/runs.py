@@ -10,6 +10,7 @@ everything is deterministic in the seeds.
 """
 import multiprocessing as mp
 import random
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -175,6 +176,12 @@ def _chunk_worker(args):
     return _run_chunk(settings, seed, docs, indices, _print_progress)
 
 
+def _worker_start():
+    """A worker leaves Ctrl-C (sent to the whole foreground process group) to the main process,
+    which ends the workers (Pool.terminate, leaving the `with` block): no traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run(settings=Settings(), docs=None, progress=None, jobs=1, argv=None):
     """Run every seed's experiments (`spec.plan_runs`) and return the results dict
     (results.FORMAT).
@@ -203,7 +210,7 @@ def run(settings=Settings(), docs=None, progress=None, jobs=1, argv=None):
         # every seed's runs dealt out into `jobs` interleaved chunks, so the work stays balanced
         work = [(settings, seed, docs, list(range(n_runs))[j::jobs])
                 for seed in settings.seeds for j in range(jobs)]
-        with mp.get_context('spawn').Pool(min(jobs, len(work))) as pool:
+        with mp.get_context('spawn').Pool(min(jobs, len(work)), initializer=_worker_start) as pool:
             chunks = pool.map(_chunk_worker, work, chunksize=1)
     seeds, runs = {}, []
     for c in chunks:

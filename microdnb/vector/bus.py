@@ -136,3 +136,11 @@ def scheduler(bcfg, batched):
             return [[s] for s in live]
         return [live]
     return groups
+
+
+def round_passes(bcfg, lengths):
+    """The forward passes, one after another, each round of a parallel decode takes when every
+    pass that can be batched is (`scheduler(bcfg, None)`): lengths[s] is how many positions
+    stream s runs, so the live streams of round t are those with t < lengths[s]."""
+    blocks = scheduler(bcfg, None)
+    return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]

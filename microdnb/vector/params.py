@@ -1,20 +1,32 @@
 """The numpy engine's parameters: a dict name -> 2-D float64 array, convertible to and from
 the scalar engine's state_dict, and arranged once per call for the forward pass."""
 import math
+import numbers
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..params import check_init, param_shapes
+from ..params import param_shapes
 
 
 def params_from(params):
-    """Float64 arrays from any engine's parameters (rows of Values or floats, 2-D arrays)."""
+    """Float64 arrays from any engine's parameters (rows of Values or numbers, 2-D arrays);
+    ValueError naming the key of a matrix that is not rows of equal length of finite numbers."""
     if not isinstance(params, dict) or not params:
         raise ValueError(f"params_from needs a non-empty dict name -> matrix, got {type(params).__name__}")
-    return {name: np.array([[float(getattr(v, 'data', v)) for v in row] for row in mat],
-                           dtype=np.float64)
-            for name, mat in params.items()}
+    arrays = {}
+    for name, mat in params.items():
+        try:
+            arr = np.array([[float(v if isinstance(v, numbers.Real) else v.data) for v in row] for row in
+                            (mat.tolist() if hasattr(mat, 'tolist') else mat)], dtype=np.float64)
+        except (TypeError, ValueError, AttributeError):
+            arr = None
+        if arr is None or arr.ndim != 2 or not arr.size:
+            raise ValueError(f"params_from: params[{name!r}] is not a matrix (rows of numbers, all of one length)")
+        if not np.isfinite(arr).all():
+            i, j = np.argwhere(~np.isfinite(arr))[0]
+            raise ValueError(f"params_from: params[{name!r}][{i}][{j}] is {arr[i, j]}, not a finite number")
+        arrays[name] = arr
+    return arrays
 
 
 def to_floats(params):
@@ -29,7 +41,6 @@ def init_params(cfg, rng):
     them: in `param_shapes` order, row by row, one rng.gauss per entry; the gate is a constant,
     not a draw. So the same rng gives the same numbers in both engines, and leaves it in the
     same state."""
-    check_init(cfg, rng)
     params = {}
     for name, (nout, nin) in param_shapes(cfg).items():
         if name == 'snc_gate':
@@ -42,8 +53,6 @@ def init_params(cfg, rng):
 
 def check_params(params, cfg):
     """Fail clearly if `params` does not have every matrix of `cfg` as a float64 array of its shape."""
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"expected a ModelConfig, got {type(cfg).__name__}")
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict name -> 2-D array (see vector.init_params), "
                          f"got {type(params).__name__}")
