@@ -348,7 +348,7 @@ def build_parser():
 def _one_line(e):
     """An error as one line of printable text: a file name holding a newline or an escape
     sequence can neither break the line nor reach the terminal."""
-    text = ' '.join(str(e).split()) or type(e).__name__
+    text = str(e).strip() or type(e).__name__
     return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
