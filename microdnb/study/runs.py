@@ -168,7 +168,8 @@ def _run_chunk(settings, seed, docs, indices, progress):
 
 
 def _print_progress(line):
-    print(line, file=sys.stderr, flush=True)
+    sys.stderr.write(line + '\n')   # one write: the workers' lines do not interleave (print writes the '\n' apart)
+    sys.stderr.flush()
 
 
 def _chunk_worker(args):
