@@ -25,7 +25,7 @@ MAX_WEIGHT = 1e9 (the schema's bound): Adam moves a weight by at most 2.89 learn
 a step with the default betas (study.measure.adam_step_bound), so even the largest
 settings config.LIMITS allow (learning rate 10, 10,000,000 steps a phase, decaying
 linearly) keep every weight within 1.5e8 of its initial value. And within +-1e9, for every
-model config.LIMITS allows, one pass of the trunk stays below about 1e50 (rmsnorm bounds
+model config.LIMITS allows, one pass of the trunk stays below about 1e56 (rmsnorm bounds
 each layer's input, so a layer adds at most 5 n_embd^2 MAX_WEIGHT^2 to the residual),
 far from float64's 1.8e308; 1e308 would overflow at the first matrix product. SNC reads
 notes made from other streams' hidden states, so over many rounds it can compound: a
