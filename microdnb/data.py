@@ -90,37 +90,31 @@ def _parse(raw, path, where=''):
 
 
 def _verified(path, where, remedy):
-    """The documents of `path`, if its SHA-256 is makemore's. A file with the wrong digest
-    is parsed first, so that a binary or otherwise broken file is reported as such."""
+    """`path`, if its SHA-256 is makemore's. A file with the wrong digest is parsed first, so
+    that a binary or otherwise broken file is reported as such."""
     raw = read_bytes(path, 'dataset file', MAX_BYTES, where)
     digest = hashlib.sha256(raw).hexdigest()
-    docs = _parse(raw, path, where)
     if digest != NAMES_SHA256:
+        _parse(raw, path, where)  # raises if the content itself is broken
         raise ValueError(
             f"dataset file {path}{where} has SHA-256 {digest}, expected {NAMES_SHA256}: it is not "
             f"makemore's names.txt at commit 988aa59; {remedy}")
-    return docs
+    return Path(path)
 
 
-def _names():
-    """(path, documents) of the verified names.txt: $MICRODNB_NAMES if set, else the package's own copy."""
+def names_path():
+    """Path of a verified copy of names.txt: $MICRODNB_NAMES if set, else the package's own copy."""
     env = os.environ.get(ENV_VAR)
     if env:
-        path = Path(env)
-        return path, _verified(path, f" (from {ENV_VAR})",
-                               f"point {ENV_VAR} at a good copy, or unset it to use the copy shipped with microdnb")
+        return _verified(Path(env), f" (from {ENV_VAR})",
+                         f"point {ENV_VAR} at a good copy, or unset it to use the copy shipped with microdnb")
     path = shipped_names_path()
     where = ' (the copy shipped with microdnb)'
     remedy = (f"restore it (in a clone: git checkout -- microdnb/assets/names.txt; else reinstall "
               f"microdnb), or set {ENV_VAR}=/path/to/names.txt")
     if not path.exists():
         raise FileNotFoundError(f"dataset file {path}{where} does not exist: {remedy}")
-    return path, _verified(path, where, remedy)
-
-
-def names_path():
-    """Path of a verified copy of names.txt: $MICRODNB_NAMES if set, else the package's own copy."""
-    return _names()[0]
+    return _verified(path, where, remedy)
 
 
 def read_docs(path, argument='read_docs: path'):
@@ -133,13 +127,14 @@ def read_docs(path, argument='read_docs: path'):
 
 def load_docs(path=None):
     """The names, in file order. `path=None` means the verified makemore names.txt."""
-    return _names()[1] if path is None else read_docs(path, 'load_docs: path')
+    return read_docs(names_path() if path is None else path, 'load_docs: path')
 
 
 def check_names():
     """Check the dataset `load_docs()` would read (SHA-256 and content); returns a one-line
     summary, raises ValueError or FileNotFoundError with a one-line message."""
-    path, docs = _names()
+    path = names_path()
+    docs = read_docs(path)
     return f"{path}: {len(docs):,} names, SHA-256 {NAMES_SHA256[:12]}... verified"
 
 
