@@ -81,7 +81,6 @@ def cmd_train(args):
     from .config import BusConfig, ModelConfig, TrainConfig
     from .data import Tokenizer, load_docs
     from .fileio import as_path, check_output_path, check_space
-    from .reference import get_engine
     out = check_output_path(args.out, args.force, protect=_dataset_paths(args.data), what='--out')
     if args.data is not None:
         as_path(args.data, '--data')
@@ -100,6 +99,7 @@ def cmd_train(args):
     if longest > cfg.block_size:
         print(f"note: the longest name needs {longest} positions; block_size {cfg.block_size} "
               f"truncates it", file=sys.stderr)
+    from .reference import get_engine  # numpy, after every check: a refusal does not wait for it
     eng = get_engine(args.engine)
     params = eng.init_params(cfg, rng)
     print(f"training {cfg} on {len(docs)} names with the {args.engine} engine", file=sys.stderr)
@@ -114,7 +114,6 @@ def cmd_train(args):
 def cmd_sample(args):
     from .checkpoint import load_checkpoint
     from .fileio import as_path
-    from .reference import get_engine
     from .sampling import check_prompts, check_starts
     if args.json and args.num not in (None, 1):
         raise ValueError("--json prints one group of streams: leave out --num (or give --num 1)")
@@ -133,6 +132,7 @@ def cmd_sample(args):
     check_prompts(args.prompt, args.streams, tokenizer, cfg, '--prompt')
     first_tokens = check_starts(args.start, args.streams, tokenizer, '--start')
     prompts, starts = ((given or []) + [''] * (args.streams - len(given or [])) for given in (args.prompt, args.start))
+    from .reference import get_engine  # numpy, after every check: a refusal does not wait for it
     eng = get_engine(args.engine)
     params = eng.params_from(ck['params'])
     rng = random.Random(args.seed)

@@ -201,7 +201,7 @@ def parse_json(raw, source, max_depth=MAX_JSON_DEPTH, caps=None):
 
 @lru_cache(maxsize=None)
 def _validator():
-    """The schema's jsonschema validator (imported when first needed)."""
+    """(the schema's jsonschema validator, jsonschema's best_match), imported when first needed."""
     # jsonschema imports every format checker it finds, among them rfc3987_syntax, which builds
     # ~35 Earley parsers on import (2-7 s; python-jsonschema/jsonschema#1428); our schema uses
     # no format, so that one is hidden while jsonschema is first imported.
@@ -210,16 +210,17 @@ def _validator():
         sys.modules['rfc3987_syntax'] = None
     try:
         from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import best_match
     finally:
         if hide:
             del sys.modules['rfc3987_syntax']
-    return Draft202012Validator(SCHEMA)
+    return Draft202012Validator(SCHEMA), best_match
 
 
 def _schema_error(doc, where):
     """One line for the first way `doc` (its params' numbers left out) breaks the schema, or None."""
-    from jsonschema.exceptions import best_match
-    e = best_match(_validator().iter_errors({**doc, 'params': dict.fromkeys(doc.get('params') or {}, [[0.0]])}
+    validator, best_match = _validator()
+    e = best_match(validator.iter_errors({**doc, 'params': dict.fromkeys(doc.get('params') or {}, [[0.0]])}
                                             if isinstance(doc.get('params'), dict) else doc))
     if e is None:
         return None
@@ -233,7 +234,7 @@ def _schema_error(doc, where):
     if e.validator == 'type':
         kinds = [e.validator_value] if isinstance(e.validator_value, str) else e.validator_value
         return f"{where}: {field} must be {' or '.join(_TYPES[k] for k in kinds)}, got {show(e.instance)}"
-    if e.validator == 'propertyNames':
+    if 'propertyNames' in e.schema_path:
         return f"{where}: {field} has a matrix {e.instance!r:.60}, which is not a parameter name"
     return f"{where}: {field}: {e.message[:200]}"
 
