@@ -52,7 +52,11 @@ def init_params(cfg, rng):
 
 
 def check_params(params, cfg):
-    """Fail clearly if `params` does not have every matrix of `cfg` as a float64 array of its shape."""
+    """Fail clearly if `params` does not have every matrix of `cfg` as a float64 array of its shape.
+
+    Kept, though the engine trusts its callers' types: the public functions are this engine's
+    edge in a notebook, and the scalar engine's parameters (rows of Values), handed to them
+    by mistake, would otherwise run as numpy object arrays, slowly, to a wrong or cryptic end."""
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict name -> 2-D array (see vector.init_params), "
                          f"got {type(params).__name__}")
