@@ -295,7 +295,7 @@ def atomic_write(path, write, binary=False):
 # ---- reading ---------------------------------------------------------------------------
 
 def read_bytes(path, what='file', max_bytes=None, where=''):
-    """The bytes of the regular file `path`, at most `max_bytes` of them. Messages name it
+    """The bytes of the regular file `path` (a bytearray), at most `max_bytes`. Messages name it
     as f"{what} {path}{where}" (where: e.g. ' (from MICRODNB_NAMES)').
 
     Never blocks on a FIFO (it is opened non-blocking and refused). One-line errors that
@@ -317,18 +317,17 @@ def read_bytes(path, what='file', max_bytes=None, where=''):
             raise ValueError(f"{what} {name} is {kind}, not a regular file")
         if max_bytes is not None and st.st_size > max_bytes:
             raise ValueError(f"{what} {name} is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit")
-        chunks, total = [], 0
-        while True:
+        buf, n = bytearray(st.st_size + 1), 0   # read in place (no second copy); one byte more: did it grow?
+        with memoryview(buf) as view:
             try:
-                chunk = os.read(fd, 1 << 20)
+                while n < len(buf) and (k := os.readv(fd, [view[n:]])):
+                    n += k
             except OSError as e:
                 raise _os_error(e, path, what, where) from None
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if max_bytes is not None and total > max_bytes:  # it grew since the fstat
-                raise ValueError(f"{what} {name} is over the {max_bytes:,}-byte limit")
-        return b''.join(chunks)
+        if n == len(buf):  # it grew since the fstat
+            raise ValueError(f"{what} {name} " + (f"is over the {max_bytes:,}-byte limit" if max_bytes is not None
+                                                  and n > max_bytes else "grew while it was read: try again"))
+        del buf[n:]
+        return buf
     finally:
         os.close(fd)
