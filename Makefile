@@ -1,6 +1,10 @@
 # microdnb: build the book, run every test.
 #   make book   build the HTML book into _build/html (creates/reuses .venv, vendors the JS)
-#   make test   book + unit/property/fidelity tests + browser test + nbval
+#   make check  the fast tier, while editing: unit, property and engine-equality tests (no
+#               browser, no chapter, no book build), in parallel, within a minute
+#   make test   everything: the site from the stored outputs, then one parallel pytest of
+#               tests/ (browser and site tests included) and of every chapter under nbval
+#   make site   the book from the chapters' stored outputs, executing none (what make test checks)
 #   make lab    open the chapters in JupyterLab, with the .venv kernel
 #   make lock   re-resolve requirements.lock after editing requirements.txt (UPGRADE=1: newest versions)
 SHELL := /bin/bash
@@ -20,6 +24,9 @@ export MICRODNB_CHROMIUM
 # What .venv is installed from: the exact lock (CPython 3.11 on Linux), or, for another
 # Python, `make book REQS=requirements.txt` (the ranges the lock was resolved from).
 REQS ?= requirements.lock
+# pytest-xdist workers for `make check` and `make test` (auto: one per CPU; JOBS=0 runs in
+# one process). They inherit the environment below, and so do nbval's kernels.
+JOBS ?= auto
 
 # Same environment for the book build, pytest and nbval.
 export MPLBACKEND := Agg
@@ -34,11 +41,15 @@ export OPENBLAS_CORETYPE := Haswell
 export OPENBLAS_NUM_THREADS := 1
 # Prefer the kernelspec inside .venv over any user-level one.
 export JUPYTER_PREFER_ENV_PATH := 1
+# Let Python keep bytecode, and pytest its assertion-rewritten test modules, in __pycache__
+# (ignored by git): with PYTHONDONTWRITEBYTECODE set, as on some CI machines, every pytest
+# process (and each xdist worker) recompiles every test module, seconds of CPU each time.
+unexport PYTHONDONTWRITEBYTECODE
 ifdef MICRODNB_NAMES
 export MICRODNB_NAMES
 endif
 
-.PHONY: venv vendor check-data book test browser-deps execute lab lock clean distclean
+.PHONY: venv vendor check-data book site check test browser-deps execute lab lock clean distclean
 
 # ---- Python environment: reinstalled only when the lock (or pyproject.toml) changes ----
 # Exact versions from requirements.lock, so every build uses the environment the book was
@@ -96,15 +107,37 @@ book: venv check-data vendor
 	rm -rf _build
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-# ---- Everything ----
+# ---- The book from the chapters' stored outputs, for `make test`: the same build as
+# `make book` (from clean, -W -n) with execution off, so no chapter runs here; `make test`'s
+# nbval executes each chapter once and fails on any output that differs from the stored one
+# (figures included: they are <img> tags in text/html), so this is the site `make book`
+# builds, up to what tests/nbval_sanitize.cfg masks (timings, widget ids).
+STORED_CONFIG := _build/_config.stored-outputs.yml
+site: venv check-data vendor
+	rm -rf _build && mkdir -p _build
+	$(PY) -c 'import sys, yaml; c = yaml.safe_load(open("_config.yml")); \
+	  assert c["execute"]["execute_notebooks"] == "force", c["execute"]; \
+	  c["execute"]["execute_notebooks"] = "off"; yaml.safe_dump(c, sys.stdout, sort_keys=False)' > $(STORED_CONFIG)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going --config $(STORED_CONFIG)
+
+# ---- Tests ----
+# The tiers are marks (pyproject.toml): `make check` runs every test that has none of
+# these, `make test` everything.
+CHECK_MARKS := not (slow or browser or site or chapter or reference)
+check: venv
+	$(PY) -m pytest tests -n $(JOBS) -m "$(CHECK_MARKS)" -p no:nbval
+
 browser-deps:
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 
-# One pytest run, one summary: tests/ (unit, property, fidelity, site) then the chapters
-# under nbval (stored outputs must match a fresh run, modulo tests/nbval_sanitize.cfg).
-test: book browser-deps
-	$(PY) -m pytest tests book --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_store_history
+# One pytest run, one summary: the chapters under nbval (stored outputs must match a fresh
+# run, modulo tests/nbval_sanitize.cfg) and tests/ (unit, property, fidelity, browser, the
+# site built above), spread over JOBS workers: each chapter, each page of the site and each
+# test file stays on one worker (tests/conftest.py's xdist groups).
+test: site browser-deps
+	$(PY) -m pytest book tests -n $(JOBS) --dist loadgroup --no-loadscope-reorder \
+	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_store_history \
+	  --durations=25
 
 # Re-execute chapters in place, storing their outputs (what nbval then checks):
 #   make execute NB="book/03_gpt.ipynb book/04_training.ipynb"   (default: every chapter)

@@ -9,7 +9,8 @@ Prints progress lines, then a Markdown table:
      whether both printed the same lines);
   3. decoding throughput (tokens per second) for 1, 2, 4, 8, 16 streams: round-robin
      (one stream at a time) vs batched (every live stream of a round in one block), both
-     with read lag 1 so that they compute the same tokens, and the ratio.
+     with read lag 1 so that they compute the same tokens, and the ratio
+     (`study.measure.decoding_speed`, the measurement chapter 9 makes).
 Wall-clock times; on a shared machine run it when it is quiet (timings are best of a few).
 """
 import argparse
@@ -29,6 +30,7 @@ from microdnb.config import BusConfig, ModelConfig, TrainConfig  # noqa: E402
 from microdnb.data import Tokenizer, load_docs, names_path  # noqa: E402
 from microdnb.scalar.model import init_params  # noqa: E402
 from microdnb.reference import replicate  # noqa: E402
+from microdnb.study import measure  # noqa: E402
 
 
 def progress(msg):
@@ -101,28 +103,17 @@ def replicate_rows(quick):
              f"{times['scalar'] / times['numpy']:.0f}x")]
 
 
-def tokens_per_second(params, cfg, bcfg, tokenizer, seconds=0.4, repeats=3):
-    """Best tokens/s of round-robin and of batched decoding, measured in turns (same seeds)."""
-    best = {False: 0.0, True: 0.0}
-    for r in range(repeats):
-        for batched in best:
-            rng = random.Random(r)
-            tokens, t = 0, time.perf_counter()
-            while time.perf_counter() - t < seconds:
-                tokens += vector.sample_parallel(params, cfg, bcfg, tokenizer, rng, batched=batched)['steps']
-            best[batched] = max(best[batched], tokens / (time.perf_counter() - t))
-    return best[False], best[True]
-
-
 def decoding_rows(quick):
     progress("training a model to decode with (numpy replicate, 1000 + 300 steps) ...")
     lines = []
     params = replicate(engine='numpy', out=lines.append)
     docs, tokenizer, cfg, _ = setup()
     rows = []
-    for n_streams in (1, 2, 4, 8, 16):
-        bcfg = BusConfig(n_streams=n_streams, cadence=3, lag=1)
-        rr, bt = tokens_per_second(params, cfg, bcfg, tokenizer)
+    # the measurement chapter 9 makes (study.measure.decoding_speed): the same decodes both
+    # ways, taking turns; here the best tokens/s of its repeats
+    speed = measure.decoding_speed(params, cfg, tokenizer, n_streams=(1, 2, 4, 8, 16), groups=40, repeats=3)
+    for n_streams, m in speed.items():
+        rr, bt = m['steps'] / m['one_at_a_time'].min(), m['steps'] / m['batched'].min()
         progress(f"{n_streams:2d} streams: round-robin {rr:,.0f} tok/s, batched {bt:,.0f} tok/s")
         rows.append((f"decoding {n_streams} streams, tokens/s (lag 1)", f"{rr:,.0f}", f"{bt:,.0f}",
                      f"{bt / rr:.1f}x"))

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from microdnb.config import REFERENCE_BUS  # noqa: E402
-from microdnb.figures.explorer import explorer, explorer_page  # noqa: E402
+from microdnb.page.explorer import explorer, explorer_page  # noqa: E402
 from microdnb.reference import reference_run  # noqa: E402
 
 CHROMIUM = os.environ.get('MICRODNB_CHROMIUM', '/usr/bin/chromium')
@@ -57,7 +57,7 @@ CHANGES = {
     'temperature': ("[data-k=temperature]", "el.value = String(0.1 + 0.05 * (i % 39)); fire(el, 'input');"),
     'seed': ("[data-k=seed]", "el.value = String(1000 + i); fire(el, 'input');"),
     'prompt': ("[data-k=prompt]", "el.value = ['', 'm', 'ma', 'mar', 'k', 'ka'][i % 6]; fire(el, 'input');"),
-    'first input': ("[data-k=start]", "el.value = ['', 'm', 'a', 'k'][i % 4]; fire(el, 'change');"),
+    'start letter': ("[data-k=start]", "el.value = ['', 'm', 'a', 'k'][i % 4]; fire(el, 'change');"),
     'stream': ("[data-k=stream]", "el.value = String(i % el.options.length); fire(el, 'change');"),
     'position': ("[data-k=pos]", "el.value = String(i % (Number(el.max) + 1)); fire(el, 'input');"),
     'timeline click': (".mdx-tl", "const cells = el.querySelectorAll('td[data-s]'); cells[(i * 7) % cells.length].click();"),

@@ -5,11 +5,11 @@ The package is layered; a layer imports only from the layers above it in this li
 
 Foundations
   config       settings as checked dataclasses, the validators, the reference's bus
-  data         the names dataset shipped in the package, and the character tokenizer
+  data         the names dataset shipped in the package, the character tokenizer, and
+               which names each phase-2 step of the reference trains on
   bus          the Notes Bus's rules: when a stream posts, what a reader may read
   params       the parameter layout both engines and checkpoints share
   sampling     what a sampler needs, and the reference's one random draw per token
-  schedule     the reference's phase-2 schedule: which names each step trains on
   checkpoint   parameters + configs + vocabulary as strict JSON, checked on load
   fileio       writing files so that nothing is lost, and checking output paths
 Engines (same functions in both; neither imports the other)
@@ -19,8 +19,10 @@ Reference
   reference    the reference script's set-up and run, written once; `replicate`
 Study
   study/       coordination tasks, one vocabulary of controls, measurements, experiments
-Figures
-  figures/     source display, tables, widgets, the in-page explorer, each part's figures
+Figures and the page
+  figures/     how a figure is shown, and what is drawn, one concept per module
+  page/        the model in the reader's browser: the explorer, its JavaScript beside it
+               (its stream colours are figures.style's)
 Command line
   __main__     python -m microdnb {replicate,train,sample,experiment}
 """

@@ -79,7 +79,7 @@ def cmd_replicate(args):
 def cmd_train(args):
     from .checkpoint import save_checkpoint
     from .config import BusConfig, ModelConfig, TrainConfig
-    from .data import Tokenizer, load_docs
+    from .data import load_docs
     from .fileio import as_path, check_output_path, check_space
     out = check_output_path(args.out, args.force, protect=_dataset_paths(args.data), what='--out')
     if args.data is not None:
@@ -89,19 +89,16 @@ def cmd_train(args):
     if args.n_embd % args.n_head:  # found before the data is read (ModelConfig says it again)
         ModelConfig(n_embd=args.n_embd, n_head=args.n_head)
     docs = load_docs(args.data)
-    rng = random.Random(args.seed)
-    rng.shuffle(docs)
-    tokenizer = Tokenizer.from_docs(docs)
-    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, n_layer=args.n_layer, n_embd=args.n_embd,
-                      n_head=args.n_head, block_size=args.block_size)
+    from .reference import get_engine, setup  # numpy: after the arguments and the dataset are checked
+    docs, tokenizer, cfg, _, rng = setup(args.seed, docs, None, n_layer=args.n_layer, n_embd=args.n_embd,
+                                         n_head=args.n_head, block_size=args.block_size)
     check_space(out, 25 * cfg.n_params + 10_000, '--out')  # a weight takes about 22 bytes in the file
     longest = max(len(d) for d in docs) + 1
     if longest > cfg.block_size:
         print(f"note: the longest name needs {longest} positions; block_size {cfg.block_size} "
               f"truncates it", file=sys.stderr)
-    from .reference import get_engine  # numpy, after every check: a refusal does not wait for it
     eng = get_engine(args.engine)
-    params = eng.init_params(cfg, rng)
+    params = eng.init_params(cfg, rng)  # the shuffle's generator draws them, as in the reference
     print(f"training {cfg} on {len(docs)} names with the {args.engine} engine", file=sys.stderr)
     eng.train_phase1(params, cfg, tcfg, docs, tokenizer, callback=_progress('phase 1'))
     eng.train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=_progress('phase 2'))
@@ -124,13 +121,13 @@ def cmd_sample(args):
             raise ValueError(f"{', '.join(given)} act(s) on the Notes Bus, which one stream does not use: "
                              f"add --streams 2 (or more)")
         if args.start:
-            raise ValueError("--start gives a stream of a parallel group its first input (the trunk alone "
+            raise ValueError("--start gives a stream of a parallel group its start letter (the trunk alone "
                              "always starts from the start token): add --streams 2 (or more), or use --prompt")
     num = 1 if args.json else (args.num or 10)
     ck = load_checkpoint(as_path(args.checkpoint, '--checkpoint'))
     cfg, tokenizer = ck['cfg'], ck['tokenizer']
     check_prompts(args.prompt, args.streams, tokenizer, cfg, '--prompt')
-    first_tokens = check_starts(args.start, args.streams, tokenizer, '--start')
+    check_starts(args.start, args.streams, tokenizer, '--start')
     prompts, starts = ((given or []) + [''] * (args.streams - len(given or [])) for given in (args.prompt, args.start))
     from .reference import get_engine  # numpy, after every check: a refusal does not wait for it
     eng = get_engine(args.engine)
@@ -140,7 +137,7 @@ def cmd_sample(args):
     with warnings.catch_warnings():  # numpy's overflow warnings: the draw refuses what they lead to
         warnings.simplefilter('ignore', RuntimeWarning)
         try:
-            _decode(args, eng, params, cfg, tokenizer, rng, ck['bus_cfg'], num, prompts, starts, first_tokens, groups)
+            _decode(args, eng, params, cfg, tokenizer, rng, ck['bus_cfg'], num, prompts, starts, groups)
         except (ValueError, ArithmeticError) as e:  # every setting was checked: the weights are to blame
             raise ValueError(f"checkpoint {args.checkpoint}: cannot sample from it: {e}") from None
     if args.json:
@@ -149,7 +146,7 @@ def cmd_sample(args):
         _print(*(' | '.join(t or '(empty)' for t in texts) for texts in groups))
 
 
-def _decode(args, eng, params, cfg, tokenizer, rng, saved, num, prompts, starts, first_tokens, groups):
+def _decode(args, eng, params, cfg, tokenizer, rng, saved, num, prompts, starts, groups):
     """`sample`'s decodes: `num` groups of `args.streams` texts appended to `groups`."""
     from .config import BusConfig
     if args.streams == 1:
@@ -167,10 +164,9 @@ def _decode(args, eng, params, cfg, tokenizer, rng, saved, num, prompts, starts,
         if args.prompt:
             kwargs['prompts'] = prompts
         if args.start:
-            kwargs['first_tokens'] = first_tokens
-        for _ in range(num):   # a given first letter is part of what the stream wrote
-            texts = eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature, **kwargs)['texts']
-            groups.append([c + t for c, t in zip(starts, texts)])
+            kwargs['starts'] = starts
+        for _ in range(num):
+            groups.append(eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature, **kwargs)['texts'])
 
 
 def cmd_experiment(args):
@@ -178,7 +174,7 @@ def cmd_experiment(args):
 
     from .fileio import check_output_path
     out = check_output_path(args.out, args.force, protect=_dataset_paths(None), what='--out')  # before the runs
-    from .figures.part3 import controls_table
+    from .figures.experiments import controls_table
     from .figures.tables import format_table
     from .study.results import save_results
     from .study.runs import run
@@ -322,9 +318,9 @@ def build_parser():
                    help="the first letters of a stream's name; repeat once per stream, in stream order "
                         "(default: none; streams without one start empty)")
     s.add_argument('--start', action='append', default=None, metavar='LETTER',
-                   help="the character a stream starts from instead of the start token (its input at position 0 "
-                        "and its plan seed's, as the copy task's leader); repeat once per stream, in stream order, "
-                        "'' for the start token (default: none); the printed name begins with it")
+                   help="a stream's start letter, which it starts from instead of the start token (its input at "
+                        "position 0 and its plan seed's, as the copy task's leader); repeat once per stream, in stream "
+                        "order, '' for the start token (default: none); the printed name begins with it")
     s.add_argument('--engine', choices=sorted(ENGINES), default='scalar', help='engine that samples')
     s.add_argument('--json', action='store_true', help='print one line {"texts": [...]} for one group')
     s.set_defaults(func=cmd_sample)

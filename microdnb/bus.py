@@ -74,6 +74,17 @@ class NotesBus:
         return [(oi, r) for oi, r, _ in self._readable(reader, round_)]
 
 
+def check_lengths(lengths, minimum=0):
+    """How many positions each stream runs: a list of integers >= `minimum`, one per stream,
+    at least one stream. Else ValueError naming what is wrong."""
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, '__iter__'):
+        raise ValueError(f"lengths must be a list of integers >= {minimum} (one per stream), got {lengths!r:.60}")
+    lengths = [check_int(n, f'lengths[{i}]', minimum) for i, n in enumerate(lengths)]
+    if not lengths:
+        raise ValueError("lengths must list at least one stream")
+    return lengths
+
+
 def visibility(lengths, cadence, lag, ended=()):
     """Which snapshots each stream can read at each round, without running a model.
 
@@ -89,11 +100,7 @@ def visibility(lengths, cadence, lag, ended=()):
     """
     cadence = check_int(cadence, 'cadence', 1)
     lag = check_int(lag, 'lag', 0)
-    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, '__iter__'):
-        raise ValueError(f"lengths must be a list of integers >= 0 (one per stream), got {lengths!r:.60}")
-    lengths = [check_int(n, f'lengths[{i}]', 0) for i, n in enumerate(lengths)]
-    if not lengths:
-        raise ValueError("lengths must list at least one stream")
+    lengths = check_lengths(lengths)
     if isinstance(ended, (str, bytes)) or not hasattr(ended, '__iter__'):
         raise ValueError(f"ended must be a collection of stream indices, got {ended!r:.60}")
     ended = {check_int(s, 'ended', 0) for s in ended}

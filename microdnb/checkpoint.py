@@ -34,7 +34,6 @@ naming the checkpoint.
 """
 import json
 import math
-import numbers
 import sys
 from array import array
 from dataclasses import asdict, fields, is_dataclass
@@ -45,7 +44,7 @@ from pathlib import Path
 from .config import BusConfig, ModelConfig, show
 from .data import Tokenizer
 from .fileio import as_path, atomic_write, read_bytes
-from .params import param_shapes
+from .params import float_rows, param_shapes
 
 FORMAT = 'microdnb-checkpoint-v1'
 SCHEMA_PATH = Path(__file__).resolve().parent / 'checkpoint.schema.json'
@@ -247,8 +246,11 @@ def _schema_error(doc, where):
 def _check_matrix(name, m, shape, where):
     """`m` is rows x cols (shape) of numbers within +-MAX_WEIGHT; ValueError naming the first that is not."""
     rows, cols = shape
-    if len(m) != rows or any(len(r) != cols for r in m):
-        raise ValueError(f"{where}: parameter {name!r} is not {rows}x{cols} as its config says")
+    if any(len(r) != len(m[0]) for r in m):
+        raise ValueError(f"{where}: params[{name!r}] is not a {rows}x{cols} matrix (its rows differ in length)")
+    if (len(m), len(m[0]) if m else 0) != shape:
+        raise ValueError(f"{where}: params[{name!r}] is {len(m)}x{len(m[0]) if m else 0}, but the config "
+                         f"needs {rows}x{cols}")
     for i, row in enumerate(m):   # the fast path, in C; the sum is NaN if a number is (min and max may miss it)
         if set(map(type, row)) <= {float, int} and -MAX_WEIGHT <= min(row) and max(row) <= MAX_WEIGHT \
                 and not math.isnan(sum(row)):
@@ -295,32 +297,24 @@ def check_doc(doc, where):
     if size > MAX_META_BYTES:
         raise ValueError(f"{where}: meta is {size:,} bytes as JSON, over the {MAX_META_BYTES:,}-byte limit")
     shapes = param_shapes(cfg)
-    if set(doc['params']) != set(shapes):
-        raise ValueError(f"{where}: parameters {sorted(set(doc['params']) ^ set(shapes))} do not match the config")
+    missing, extra = [n for n in shapes if n not in doc['params']], sorted(set(doc['params']) - set(shapes))
+    if missing or extra:
+        raise ValueError(f"{where}: params do not match the config ({cfg}): "
+                         + '; '.join(f"{what} {', '.join(f'{n!r:.60}' for n in names[:4])}{' ...' if len(names) > 4 else ''}"
+                                     for what, names in (('missing', missing), ('not in it', extra)) if names))
     for name, shape in shapes.items():
         _check_matrix(name, doc['params'][name], shape, where)
     return cfg, bus_cfg, tokenizer
 
 
-def _number(x):
-    """A weight as a float: a `Value`'s number, numpy's, Python's; anything else as it is,
-    for check_doc to name."""
-    x = getattr(x, 'data', x)
-    try:
-        return float(x) if isinstance(x, numbers.Real) and not isinstance(x, bool) else x
-    except OverflowError:  # an int beyond the float range: check_doc says it is out of bounds
-        return x
-
-
 def checkpoint_doc(state_dict, cfg, tokenizer, bus_cfg=None, meta=None, caller='checkpoint_doc'):
-    """The checkpoint as a JSON-ready dict, checked by `check_doc`: what `save_checkpoint`
+    """The checkpoint as a JSON-ready dict, its parameters read by `params.float_rows` (any
+    engine's, as rows of finite floats) and the whole checked by `check_doc`: what `save_checkpoint`
     writes with json.dump(doc, f, allow_nan=False), for callers that need it without a file
     (the in-page explorer embeds it). `caller` names the function in error messages."""
     as_dict = (lambda c: asdict(c) if is_dataclass(c) else c)   # a dict that is not a config: check_doc says why
     doc = {'format': FORMAT, 'model': as_dict(cfg), 'bus': as_dict(bus_cfg), 'uchars': ''.join(tokenizer.uchars),
-           'meta': {} if meta is None else meta,
-           'params': {name: m.tolist() if hasattr(m, 'tolist') else [[_number(x) for x in row] for row in m]
-                      for name, m in state_dict.items()}}
+           'meta': {} if meta is None else meta, 'params': float_rows(state_dict, f"{caller}: params")}
     check_doc(doc, caller)
     return doc
 

@@ -26,7 +26,7 @@ The validators, one argument order everywhere:
 import math
 import numbers
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 from .params import param_shapes
@@ -252,6 +252,3 @@ def check_temperature(temperature, name='temperature'):
     """Sampling divides logits by the temperature: a number in [0.01, 100] (LIMITS), as a float."""
     return LIMITS['temperature'].check(temperature, name)
 
-
-def to_dict(cfg):
-    return asdict(cfg)

@@ -31,6 +31,8 @@ from .fileio import as_path, read_bytes
 
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
+# How printouts, tables and figures write BOS, the start/end token: one spelling for the book.
+BOS_TEXT = '.'
 ENV_VAR = 'MICRODNB_NAMES'
 ASSETS = Path(__file__).resolve().parent / 'assets'
 MAX_BYTES = 10_000_000  # names.txt is 228,145 bytes; anything over 10 MB is not a names file
@@ -130,6 +132,11 @@ def load_docs(path=None):
     return read_docs(names_path() if path is None else path, 'load_docs: path')
 
 
+def phase2_docs(docs, step, n_streams):
+    """The documents of phase-2 step `step`: consecutive names, as in the reference."""
+    return [docs[(step * n_streams + i) % len(docs)] for i in range(n_streams)]
+
+
 def check_names():
     """Check the dataset `load_docs()` would read (SHA-256 and content); returns a one-line
     summary, raises ValueError or FileNotFoundError with a one-line message."""
@@ -185,6 +192,12 @@ class Tokenizer:
             raise ValueError(
                 f"character {e.args[0]!r} in {doc!r} is not in the vocabulary "
                 f"{''.join(self.uchars)!r}") from None
+
+    @property
+    def labels(self):
+        """One printable label per id: the characters, then BOS_TEXT for BOS, as the book's
+        printouts, tables and figures write it."""
+        return self.uchars + [BOS_TEXT]
 
     def decode(self, ids):
         out = []

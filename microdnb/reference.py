@@ -28,15 +28,10 @@ def get_engine(engine):
     return ENGINES[engine]
 
 
-def reference_docs(seed=42, docs=None):
-    """The names in the order the reference trains on them (shuffled by random.Random(seed)),
-    and the tokenizer built from them. docs=None loads the verified names.txt."""
-    return setup(seed, docs, engine=None)[:2]
-
-
-def setup(seed=42, docs=None, engine='numpy'):
+def setup(seed=42, docs=None, engine='numpy', **model):
     """The reference's first lines: shuffle the names with random.Random(seed), build the
-    tokenizer and the default ModelConfig, then draw the parameters from the same generator.
+    tokenizer and the default ModelConfig (or one with the sizes `model` gives, e.g.
+    n_embd=32), then draw the parameters from the same generator.
 
     Returns (docs, tokenizer, cfg, params, rng); with engine=None, no parameters are drawn
     (params is None) and rng is where the draws would start.
@@ -48,7 +43,7 @@ def setup(seed=42, docs=None, engine='numpy'):
     rng = random.Random(seed)
     rng.shuffle(docs)  # the same generator then draws the parameters, as in the reference
     tokenizer = Tokenizer.from_docs(docs)
-    cfg = ModelConfig(vocab_size=tokenizer.vocab_size)
+    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, **model)
     params = None if eng is None else eng.init_params(cfg, rng)
     return docs, tokenizer, cfg, params, rng
 

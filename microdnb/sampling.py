@@ -7,13 +7,16 @@ given with these functions, each naming its own flag or argument: `--prompt 'e1'
 config.LIMITS's (the explorer's controls offer a part of them, its RANGES); `DECODE_LIMITS`
 names them as a decode's settings, for the page's payload (config.limits_json).
 
+Two ways to give a stream letters: its *start letter* replaces the start token as its input
+at position 0 (and its plan seed's input), as the copy task's leader is given its name's
+first letter; a *prompt* is letters it is made to write first, without a draw. The texts
+a decode returns begin with both.
+
 The draw is `rng.choices(range(vocab_size), weights=probs)`, one per generated token,
 with the weights as Python floats: both engines draw here, so the same rng and the same
 probabilities give the same names. A token a prompt forces is taken without a draw.
 Both engines also build their traces here, so the two return the same keys.
 """
-import numbers
-
 from .config import LIMITS, show
 
 # a decode's numeric settings (the explorer's and the page's names) -> their config.LIMITS entry
@@ -77,9 +80,10 @@ def check_prompts(prompts, n_streams, tokenizer, cfg, name='prompts'):
 
 
 def start_token(start, tokenizer):
-    """The token a stream starts from, given as text: '' or None is the start token (BOS),
-    one character of the vocabulary is its id (the copy task's leader is given its name's
-    first letter). None if `start` is anything else."""
+    """The token a stream starts from, given its start letter: '' or None is the start token
+    (BOS), one character of the vocabulary is its id (the copy task's leader is given its
+    name's first letter). None if `start` is anything else; each caller says so in its own
+    words."""
     if start is None or start == '':
         return tokenizer.BOS
     if isinstance(start, str) and len(start) == 1 and start in tokenizer.uchars:
@@ -99,26 +103,12 @@ def check_starts(starts, n_streams, tokenizer, name='starts'):
     return tokens
 
 
-def check_first_tokens(first_tokens, n_streams, tokenizer):
-    """The token each stream starts from (and seeds its plan from): BOS for every stream if
-    `first_tokens` is None, else a list of n_streams token ids of the tokenizer, as ints."""
-    if first_tokens is None:
-        return [tokenizer.BOS] * n_streams
-    if not isinstance(first_tokens, (list, tuple)) or len(first_tokens) != n_streams:
-        raise ValueError(f"first_tokens must be None or a list of {n_streams} token ids (one per stream), "
-                         f"got {show(first_tokens)}")
-    for t in first_tokens:
-        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t < tokenizer.vocab_size:
-            raise ValueError(f"first_tokens has {show(t)}, not a token id in 0..{tokenizer.vocab_size - 1}")
-    return [int(t) for t in first_tokens]
-
-
-def check_parallel(cfg, bcfg, tokenizer, temperature, first_tokens, gate, prompts):
+def check_parallel(cfg, bcfg, tokenizer, temperature, starts, gate, prompts):
     """What both engines' sample_parallel check: `check_sampling`'s arguments and the decode
-    settings. Returns (first token per stream, forced tokens per stream and position
-    (`check_prompts`), the gate as None or a float)."""
+    settings. Returns (the token each stream starts from (`check_starts`), forced tokens per
+    stream and position (`check_prompts`), the gate as None or a float)."""
     check_sampling(cfg, tokenizer, temperature)
-    return (check_first_tokens(first_tokens, bcfg.n_streams, tokenizer),
+    return (check_starts(starts, bcfg.n_streams, tokenizer),
             check_prompts(prompts, bcfg.n_streams, tokenizer, cfg), check_gate(gate))
 
 
@@ -157,11 +147,12 @@ def decode_event(stream, pos, token, forced, probs, snc, notes, snc_delta, attn)
             'notes': notes, 'snc_delta': snc_delta, 'attn': attn}
 
 
-def parallel_trace(tokenizer, samples, rounds, steps, record, events, posts):
-    """What sample_parallel returns: per stream its tokens and text, the rounds and the
-    steps (forward passes) taken and, with record=True, the events (`decode_event`) and the
-    posts (stream, round, snapshot floats)."""
-    trace = {'texts': [tokenizer.decode(s) for s in samples], 'tokens': samples,
+def parallel_trace(tokenizer, start_tokens, samples, rounds, steps, record, events, posts):
+    """What sample_parallel returns: per stream its tokens (those it wrote) and its text (its
+    start letter, if it was given one, then what it wrote), the rounds and the steps (forward
+    passes) taken and, with record=True, the events (`decode_event`) and the posts (stream,
+    round, snapshot floats)."""
+    trace = {'texts': [tokenizer.decode([t] + s) for t, s in zip(start_tokens, samples)], 'tokens': samples,
              'rounds': rounds, 'steps': steps}
     if record:
         trace.update(events=events, posts=posts)

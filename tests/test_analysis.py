@@ -1,29 +1,28 @@
-"""The measurements of part II (microdnb.study.measure) and the figures built on them (figures.part2).
+"""The measurements of part II that run a model (microdnb.study.measure) and the figures
+built on them (figures.notes_bus); those that need no model (bus counts, Adam's reach, the
+small statistics) are in test_measure.py.
 
 Oracles: the scalar engine, driven in ways that realise each condition independently of the
 notes hooks the measurements use (a cadence no position reaches = 'plan_only', a zero
 `notes_proj` = 'posts_zeroed', a NotesBus that hands out other names' notes = 'shuffled',
-train.doc_loss = 'trunk'); closed forms for the bus counts; the scalar Adam, pushed by
-constant and by growing gradients, for how far the gate can move; `replicate` for the
-recorded reference run.
+train.doc_loss = 'trunk'); the bus's own visibility rule; `replicate` for the recorded
+reference run.
 """
-import math
 import random
 
 import matplotlib
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
 
 matplotlib.use('Agg')
 
-from microdnb.study import controls, measure  # noqa: E402
+from microdnb.study import controls, measure, stats  # noqa: E402
 from microdnb import reference, vector  # noqa: E402
 from microdnb.scalar import train  # noqa: E402
-from microdnb.figures import attention, decode, part2  # noqa: E402
+from microdnb.figures import cross_attention, decoding, notes_bus, training  # noqa: E402
 from microdnb.scalar.autograd import Value  # noqa: E402
 from microdnb.bus import NotesBus, emits, visibility  # noqa: E402
-from microdnb.config import BusConfig, ModelConfig, TrainConfig  # noqa: E402
+from microdnb.config import BusConfig  # noqa: E402
 from microdnb.scalar.layers import linear, softmax  # noqa: E402
 from microdnb.scalar.model import gpt, init_params  # noqa: E402
 from microdnb.scalar.planner import plan_seed  # noqa: E402
@@ -55,52 +54,12 @@ def scalar_group_loss(state_dict, cfg, bcfg, tokenizer, group):
     return loss.data, n
 
 
-# ---------------------------------------------------------------- the bus, no model
-
-@given(k=st.integers(1, 4), n=st.integers(1, 12), c=st.integers(1, 6))
-def test_bus_stats_lag1_matches_closed_form(k, n, c):
-    # k streams of equal length n, lag 1: every stream posts after each t < n with
-    # (t + 1) % c == 0; at round t a stream reads (k - 1) plan seeds and (k - 1) * (t // c)
-    # posts; the newest note from each other stream was posted after round c*(t//c) - 1.
-    st_ = measure.bus_stats([n] * k, c, 1)
-    assert st_['posts'] == k * (n // c)
-    assert st_['note_reads'] == k * (k - 1) * sum(1 + t // c for t in range(n))
-    if k > 1:
-        assert st_['mean_age'] == pytest.approx(sum(t % c + 1 for t in range(n)) / n)
-
-
-def test_bus_stats_lag0_hand_worked():
-    # two streams of 3 positions, cadence 1. Stream 0 reads stream 1's plan seed and
-    # its posts of earlier rounds (t + 1 notes, newest one round old); stream 1 runs
-    # second and also reads stream 0's post of the same round (t + 2 notes, age 0).
-    st_ = measure.bus_stats([3, 3], 1, 0)
-    assert st_ == {'posts': 6, 'note_reads': (1 + 2 + 3) + (2 + 3 + 4), 'mean_age': 0.5}
-    # a stream that ends (samples BOS) posts nothing at its last step
-    assert measure.bus_stats([3, 3], 1, 0, ended=[0])['posts'] == 5
-
-
-@pytest.mark.parametrize('bad', [[], [0], [2, 'a'], 'abc', [True]])
-def test_bus_stats_rejects_bad_lengths(bad):
-    with pytest.raises(ValueError, match='lengths'):
-        measure.bus_stats(bad, 3, 0)
-
-
-def test_forward_passes():
-    assert measure.forward_passes([6, 9, 7], 3, 1) == 9              # one pass per round
-    assert measure.forward_passes([6, 9, 7], 20, 0) == 9             # nobody ever posts
-    # lag 0, cadence 3: rounds 2 and 5 have 3 live streams, round 8 only one
-    assert measure.forward_passes([6, 9, 7], 3, 0) == 9 + 2 * 2
-    assert measure.forward_passes([4], 1, 0) == 4                    # one stream: no waiting
-    with pytest.raises(ValueError, match='cadence'):
-        measure.forward_passes([3], 0, 0)
-    with pytest.raises(ValueError, match='lengths'):
-        measure.forward_passes([], 1, 0)
-
+# ---------------------------------------------------------------- the bus, drawn (figures.notes_bus)
 
 def test_visibility_table_agrees_with_bus_visibility():
     lengths = [5, 4, 6]
     for lag in (0, 1):
-        snapshots, steps, seen = part2.visibility_table(lengths, 3, lag)
+        snapshots, steps, seen = notes_bus.visibility_table(lengths, 3, lag)
         posts, reads = visibility(lengths, 3, lag)
         assert len(snapshots) == len(lengths) + sum(len(p) for p in posts)
         for j, step in enumerate(steps):
@@ -112,76 +71,33 @@ def test_visibility_table_agrees_with_bus_visibility():
                 assert not same_round
 
 
-# ---------------------------------------------------------------- how far Adam moves the gate
+# ---------------------------------------------------------------- decoding speed
 
-def _adam_moves(tcfg, grads, lrs):
-    """The scalar Adam on one parameter: how far each step moves it, for these gradients."""
-    p = Value(0.0)
-    adam = train.Adam([p], tcfg.beta1, tcfg.beta2, tcfg.eps_adam)
-    moves = []
-    for step, (g, lr) in enumerate(zip(grads, lrs)):
-        before = p.data
-        p.grad = g
-        adam.step(step, lr)
-        moves.append(before - p.data)
-    return np.array(moves)
-
-
-def test_adam_step_bound_value():
-    tcfg = TrainConfig()
-    b1, b2 = tcfg.beta1, tcfg.beta2
-    assert measure.adam_step_bound(tcfg) == pytest.approx((1 - b1) / math.sqrt(1 - b2) / math.sqrt(1 - b1 ** 2 / b2))
-    assert 2.88 < measure.adam_step_bound(tcfg) < 2.89
-    assert measure.adam_step_bound(TrainConfig(beta1=0.99, beta2=0.9)) == math.inf   # b1^2 >= b2: no bound
-
-
-def test_a_growing_gradient_moves_adam_almost_three_learning_rates_per_step():
-    """|m_hat| <= sqrt(v_hat) is false: a gradient growing by b2 / b1 per step makes the
-    Cauchy-Schwarz bound tight, and a step moves the parameter by ~2.89 learning rates."""
-    tcfg = TrainConfig()
-    b1, b2 = tcfg.beta1, tcfg.beta2
-    bound = measure.adam_step_bound(tcfg)
-    n = 1500
-    moves = _adam_moves(tcfg, [(b2 / b1) ** i for i in range(n)], [1.0] * n)
-    # step t moves by the Cauchy-Schwarz bound at t (equality), with Adam's bias corrections
-    t = np.arange(1, n + 1)
-    q = b1 ** 2 / b2
-    tight = (1 - b1) / np.sqrt(1 - b2) * np.sqrt((1 - q ** t) / (1 - q)) * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-    np.testing.assert_allclose(moves, tight, rtol=1e-6)
-    assert moves[0] == pytest.approx(1.0)                # the first step is always 1 lr
-    assert np.all(np.diff(moves) > 0) and moves.max() <= bound
-    assert np.all(moves[100:] > 2) and moves[-1] == pytest.approx(bound, rel=1e-6)
-
-
-@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=1, max_size=60))
-def test_no_gradient_sequence_beats_the_bound(grads):
-    tcfg = TrainConfig()
-    assert np.abs(_adam_moves(tcfg, grads, [1.0] * len(grads))).max() <= measure.adam_step_bound(tcfg) + 1e-9
-
-
-def test_gate_reach_steady_push_and_ceiling():
-    tcfg = TrainConfig()
-    reach = measure.gate_reach(tcfg)
-    total = 0.005 * (300 - 299 / 2)                       # sum of a linear decay
-    g0 = ModelConfig().gate_init
-    assert reach['lr_sum'] == pytest.approx(total)
-    assert reach['steady_logit'] == pytest.approx(g0 + total)
-    assert reach['steady_gate'] == pytest.approx(1 / (1 + math.exp(-(g0 + total))))
-    assert reach['max_logit'] == pytest.approx(g0 + measure.adam_step_bound(tcfg) * total)
-    assert reach['max_gate'] == pytest.approx(1 / (1 + math.exp(-reach['max_logit'])))
-    lrs = [tcfg.snc_learning_rate * (1 - step / tcfg.snc_steps) for step in range(tcfg.snc_steps)]
-    # the scalar Adam, pushed by the same gradient every step, moves by almost exactly the
-    # steady sum; pushed by a growing gradient, by more than twice that, never past the ceiling
-    steady = _adam_moves(tcfg, [-1.0] * tcfg.snc_steps, lrs).sum()
-    assert total * 0.999 < -steady <= total + 1e-9
-    growing = _adam_moves(tcfg, [(tcfg.beta2 / tcfg.beta1) ** i for i in range(tcfg.snc_steps)], lrs).sum()
-    assert 2 * total < growing <= reach['max_logit'] - g0
-    assert measure.gate_reach(tcfg, gate_init=0.0)['steady_logit'] == pytest.approx(total)
-    assert measure.gate_reach(TrainConfig(snc_steps=0))['max_logit'] == g0
+def test_decoding_speed_times_the_same_decode_both_ways(open_model, tiny_cfg, tiny_tokenizer):
+    """Batched and one-at-a-time decoding at lag 1 draw the same names; the passes they count
+    are the rounds (forward_passes at lag 1) and the token steps; a time per repeat each."""
+    params = vector.params_from(open_model)
+    got = measure.decoding_speed(params, tiny_cfg, tiny_tokenizer, n_streams=(1, 3), groups=3, repeats=2)
+    assert set(got) == {1, 3}
+    rounds = steps = 0
+    for g in range(3):
+        trace = vector.sample_parallel(params, tiny_cfg, BusConfig(3, 3, 1), tiny_tokenizer, random.Random(g))
+        lengths = [len(t) + (len(t) < trace['rounds']) for t in trace['tokens']]
+        rounds += measure.forward_passes(lengths, 3, 1)
+        steps += trace['steps']
+    three = got[3]
+    assert three['passes'] == {'batched': rounds, 'one_at_a_time': steps} and three['steps'] == steps
+    assert got[1]['passes']['batched'] == got[1]['passes']['one_at_a_time']    # one stream: nothing to batch
+    for m in got.values():
+        assert m['batched'].shape == m['one_at_a_time'].shape == (2,) and (m['batched'] > 0).all()
+        np.testing.assert_allclose(m['ratio'], m['one_at_a_time'] / m['batched'])
+    with pytest.raises(ValueError, match='n_streams'):
+        measure.decoding_speed(params, tiny_cfg, tiny_tokenizer, n_streams=(0,))
 
 
 # ---------------------------------------------------------------- held-out conditions
 
+@pytest.mark.slow
 def test_notes_and_trunk_match_the_scalar_engine(open_model, tiny_cfg, tiny_tokenizer, groups):
     bcfg = BusConfig(2, 3, 0)
     full = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'notes')
@@ -200,6 +116,7 @@ def test_notes_and_trunk_match_the_scalar_engine(open_model, tiny_cfg, tiny_toke
     assert abs(trunk['loss'] - full['loss']) > 1e-3          # the open gate does matter here
 
 
+@pytest.mark.slow
 def test_plan_only_is_a_bus_where_nobody_posts(open_model, tiny_cfg, tiny_tokenizer, groups):
     got = measure.heldout_measure(open_model, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups,
                                    'plan_only')
@@ -208,6 +125,7 @@ def test_plan_only_is_a_bus_where_nobody_posts(open_model, tiny_cfg, tiny_tokeni
     np.testing.assert_allclose(measure.group_losses(got), oracle, atol=TOL)
 
 
+@pytest.mark.slow
 def test_posts_zeroed_is_a_zero_notes_projection(open_model, tiny_cfg, tiny_tokenizer, groups):
     bcfg = BusConfig(2, 2, 0)
     got = measure.heldout_measure(open_model, tiny_cfg, bcfg, tiny_tokenizer, groups, 'posts_zeroed')
@@ -219,6 +137,7 @@ def test_posts_zeroed_is_a_zero_notes_projection(open_model, tiny_cfg, tiny_toke
     assert abs(got['loss'] - full['loss']) > 1e-4
 
 
+@pytest.mark.slow
 def test_shuffled_reads_other_names_notes(open_model, tiny_cfg, tiny_tokenizer, groups, monkeypatch):
     bcfg = BusConfig(2, 2, 0)
     token_groups = [[tiny_tokenizer.encode(n) for n in g] for g in groups]
@@ -361,24 +280,9 @@ def test_gate_sweep_changes_only_the_gate(open_model, tiny_cfg, tiny_tokenizer, 
         measure.heldout_measure(forced, tiny_cfg, BusConfig(2, 3, 0), tiny_tokenizer, groups[:2])['loss'])
 
 
-# ---------------------------------------------------------------- small statistics
-
-def test_paired_difference_and_positions():
-    mean, se = measure.paired_difference([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])
-    assert (mean, se) == (1.0, 0.0)
-    mean, se = measure.paired_difference([1.0, 3.0], [0.0, 0.0])
-    assert mean == 2.0 and se == pytest.approx(math.sqrt(2) / math.sqrt(2))
-    with pytest.raises(ValueError):
-        measure.paired_difference([1.0], [1.0])
-    m = {'positions': np.array([0, 1, 0, 1, 2]), 'losses': np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
-         'groups': np.array([0, 0, 1, 1, 1])}
-    pos, means, counts = measure.loss_by_position(m)
-    assert pos.tolist() == [0, 1, 2] and means.tolist() == [2.0, 3.0, 5.0] and counts.tolist() == [2, 2, 1]
-    assert measure.group_losses(m).tolist() == [1.5, 4.0]
-
-
 # ---------------------------------------------------------------- the recorded reference run
 
+@pytest.mark.slow
 def test_reference_run_is_replicate(all_docs):
     from microdnb.reference import replicate
     docs = list(all_docs)
@@ -388,7 +292,7 @@ def test_reference_run_is_replicate(all_docs):
         np.testing.assert_array_equal(run['params'][name], value)
     assert len(run['phase1']['loss']) == 4 and len(run['phase2']['gate']) == 2
     assert run['phase2']['gate'][-1] == vector.gate_value(params)
-    shuffled, tokenizer = reference.reference_docs(seed=3, docs=docs)
+    shuffled, tokenizer = reference.setup(seed=3, docs=docs, engine=None)[:2]
     assert shuffled == run['docs'] and tokenizer.uchars == run['tokenizer'].uchars
     # the scalar engine records the same curves
     scalar = reference.reference_run(seed=3, steps=4, snc_steps=2, engine='scalar', docs=docs)
@@ -403,7 +307,7 @@ def test_figures_and_frames(open_model, tiny_cfg, tiny_tokenizer, groups):
     trace = vector.sample_parallel(vector.params_from(open_model), tiny_cfg, BusConfig(3, 2, 0),
                                    tiny_tokenizer,
                                    random.Random(0), record=True)
-    rows, labels, weights = attention.snc_attention_table(trace, 2)
+    rows, labels, weights = cross_attention.snc_attention_table(trace, 2)
     events = [e for e in trace['events'] if e['stream'] == 2]
     assert len(rows) == len(events)
     # each head's weights over the readable notes sum to one; unreadable cells are NaN
@@ -411,12 +315,12 @@ def test_figures_and_frames(open_model, tiny_cfg, tiny_tokenizer, groups):
     for i, e in enumerate(events):
         assert (~np.isnan(weights[0, i])).sum() == len(e['notes'])
     with pytest.raises(ValueError, match='stream 5'):
-        attention.snc_attention_table(trace, 5)
+        cross_attention.snc_attention_table(trace, 5)
 
-    figs = [part2.bus_figure([4, 3], 2, 0), attention.snc_attention_figure(trace, 0, tiny_tokenizer),
-            decode.decode_figure(trace, tiny_tokenizer)]
+    figs = [notes_bus.bus_figure([4, 3], 2, 0), cross_attention.snc_attention_figure(trace, 0, tiny_tokenizer),
+            decoding.decode_figure(trace, tiny_tokenizer)]
     sweep = measure.gate_sweep(open_model, tiny_cfg, tiny_tokenizer, groups[:1], [0.1, 1.0], n_batches=1)
-    figs.append(attention.gate_frame(sweep, 1, tiny_tokenizer))
+    figs.append(cross_attention.gate_frame(sweep, 1, tiny_tokenizer))
     for fig in figs:
         assert isinstance(fig, matplotlib.figure.Figure)
         plt.close(fig)
@@ -431,7 +335,7 @@ def test_decode_figure_counts_the_sequential_passes(open_model, tiny_cfg, tiny_t
                                        random.Random(1))
         lengths = [len(t) + (len(t) < trace["rounds"]) for t in trace["tokens"]]  # a stream cut at block_size has no end step
         assert sum(lengths) == trace["steps"]
-        fig = decode.decode_figure(trace, tiny_tokenizer, bcfg)
+        fig = decoding.decode_figure(trace, tiny_tokenizer, bcfg)
         passes = measure.forward_passes(lengths, bcfg.cadence, lag)
         title = fig.axes[0].get_title()
         assert f"{trace['rounds']} rounds" in title
@@ -439,14 +343,14 @@ def test_decode_figure_counts_the_sequential_passes(open_model, tiny_cfg, tiny_t
         assert f"{passes} in all" in fig.microdnb_alt
         plt.close(fig)
     with pytest.raises(ValueError, match='BusConfig'):
-        decode.decode_figure(trace, tiny_tokenizer, BusConfig(2, 2, 0))
+        decoding.decode_figure(trace, tiny_tokenizer, BusConfig(2, 2, 0))
 
 
 def test_position_gain_error_bars_and_phase2_bounds():
     import matplotlib.pyplot as plt
     gains = {'notes': np.array([0.1, 0.0, -0.02]), 'plan_only': np.array([0.05, 0.01, 0.0])}
     errors = {'notes': np.array([0.01, 0.02, 0.03]), 'plan_only': np.array([0.01, 0.01, 0.01])}
-    fig = attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, errors)
+    fig = cross_attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, errors)
     ax = fig.axes[1]
     # one error bar per bar, spanning gain +- error
     segments = [seg for c in ax.collections for seg in c.get_segments()]
@@ -454,11 +358,11 @@ def test_position_gain_error_bars_and_phase2_bounds():
     assert spans == sorted(round(float(e), 9) for es in errors.values() for e in es)
     assert '± 1 SE over names' in fig.microdnb_alt
     with pytest.raises(ValueError, match='labels'):
-        attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, {'notes': errors['notes']})
+        cross_attention.position_gain_figure(np.arange(3), [3.0, 2.0, 1.0], [10, 9, 3], gains, {'notes': errors['notes']})
     n = 60
     p2 = {'loss': list(2.4 + 0.1 * np.sin(np.arange(n))), 'gate': list(np.linspace(0.0067, 0.0087, n))}
     steady, most = np.linspace(0.0067, 0.014, n), np.linspace(0.0067, 0.056, n)
-    fig = decode.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))), steady, gate_max=most)
+    fig = training.phase2_figure(p2, list(2.41 + 0.1 * np.sin(np.arange(n))), steady, gate_max=most)
     gate_ax = fig.axes[-1]
     assert gate_ax.get_yscale() == 'log' and len(gate_ax.lines) == 3
     np.testing.assert_allclose(gate_ax.lines[0].get_ydata(), most)

@@ -147,6 +147,7 @@ def test_property_gradients_of_random_expressions_match_central_differences(k, a
 
 # ---- deep graphs and the traversal order ----------------------------------------
 
+@pytest.mark.slow
 def test_chain_of_100k_nodes_backpropagates_without_recursion_error():
     assert sys.getrecursionlimit() < 100_000  # else this test would prove nothing
     x = Value(1.0)

@@ -2,13 +2,13 @@
 allowed range; the validators everyone imports (check_int, check_float) behave alike."""
 import math
 import time
-from dataclasses import fields
+from dataclasses import asdict, fields
 
 import numpy as np
 import pytest
 
 from microdnb.config import (LIMITS, MAX_PARAMS, BusConfig, ModelConfig, TrainConfig, check_float, check_int,
-                             check_temperature, show, to_dict)
+                             check_temperature, show)
 
 NAN, INF = float('nan'), float('inf')
 NOT_INTS = [1.5, 2.0, '3', None, True, np.float64(2.0), np.bool_(True)]
@@ -102,14 +102,14 @@ GOOD = [
 @pytest.mark.parametrize('cls, kwargs', GOOD)
 def test_boundary_values_are_accepted(cls, kwargs):
     cfg = cls(**kwargs)
-    assert to_dict(cfg) == {**to_dict(cls()), **kwargs}
+    assert asdict(cfg) == {**asdict(cls()), **kwargs}
 
 
 def test_defaults_are_the_reference_settings():
-    assert to_dict(ModelConfig()) == dict(vocab_size=27, n_layer=1, n_embd=16, block_size=16, n_head=4,
+    assert asdict(ModelConfig()) == dict(vocab_size=27, n_layer=1, n_embd=16, block_size=16, n_head=4,
                                           notes_dim=8, init_std=0.08, gate_init=-5.0)
-    assert to_dict(BusConfig()) == dict(n_streams=2, cadence=3, lag=0)
-    assert to_dict(TrainConfig()) == dict(steps=1000, learning_rate=0.01, snc_steps=300,
+    assert asdict(BusConfig()) == dict(n_streams=2, cadence=3, lag=0)
+    assert asdict(TrainConfig()) == dict(steps=1000, learning_rate=0.01, snc_steps=300,
                                           snc_learning_rate=0.005, beta1=0.85, beta2=0.99, eps_adam=1e-8)
     assert ModelConfig().head_dim == 4
 

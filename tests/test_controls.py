@@ -96,9 +96,8 @@ def test_trunk_makes_every_snc_delta_zero_when_sampling(open_bus):
     tok, cfg, params = open_bus
     bcfg = BusConfig(n_streams=3, cadence=1, lag=0)
     group = ('emma',) * 3
-    first = tasks.first_tokens('copy', group, tok)
     traces = {c: vector.sample_parallel(params, cfg, bcfg, tok, random.Random(0), 1.0, record=True,
-                                        first_tokens=first, notes_hook=controls.hook(c))
+                                        starts=tasks.starts('copy', group), notes_hook=controls.hook(c))
               for c in ('trunk', 'notes')}
     assert len(traces['trunk']['events']) > 6
     for event in traces['trunk']['events']:
@@ -181,13 +180,13 @@ def test_decode_reports_the_shuffled_fallbacks_and_dropped_notes(open_bus):
     bcfg = BusConfig(n_streams=2, cadence=1, lag=0)
     names = ['ava', 'emma', 'christopher']               # only the last has no donor as long
     token_groups = [tasks.encode_group('copy', (n, n), tok) for n in names]
-    losses, report = controls.decode(params, cfg, bcfg, token_groups, 'shuffled')
+    losses, report = controls.losses_under(params, cfg, bcfg, token_groups, 'shuffled')
     assert report['fallbacks'] == 1 and report['dropped_notes'] > 0
     assert [len(g) for g in losses] == [2, 2, 2]
     for c in ('notes', 'trunk', 'plan_only', 'posts_zeroed'):
-        assert controls.decode(params, cfg, bcfg, token_groups, c)[1] == {}
+        assert controls.losses_under(params, cfg, bcfg, token_groups, c)[1] == {}
     # every group has a donor as long: nothing dropped
-    _, report = controls.decode(params, cfg, bcfg, token_groups[:2] * 2, 'shuffled',
+    _, report = controls.losses_under(params, cfg, bcfg, token_groups[:2] * 2, 'shuffled',
                                 keys=['ava', 'emma', 'ava2', 'emma2'])
     assert report == {'fallbacks': 0, 'dropped_notes': 0}
 
@@ -210,12 +209,12 @@ def test_repaired_decodes_the_repaired_groups(open_bus):
     bcfg = BusConfig(n_streams=2, cadence=1, lag=0)
     groups, token_groups = _groups('split', tok)
     repaired = [tasks.encode_group('split', g, tok) for g in tasks.repair(groups, random.Random(0))]
-    got, _ = controls.decode(params, cfg, bcfg, token_groups, 'repaired', repaired=repaired)
-    want, _ = controls.decode(params, cfg, bcfg, repaired, 'notes')
+    got, _ = controls.losses_under(params, cfg, bcfg, token_groups, 'repaired', repaired=repaired)
+    want, _ = controls.losses_under(params, cfg, bcfg, repaired, 'notes')
     for a, b in zip(got, want):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
     with pytest.raises(ValueError, match='repaired groups'):
-        controls.decode(params, cfg, bcfg, token_groups, 'repaired')
+        controls.losses_under(params, cfg, bcfg, token_groups, 'repaired')
     with pytest.raises(ValueError, match='condition'):
         evaluate(params, cfg, bcfg, token_groups, 'masked')

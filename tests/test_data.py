@@ -109,6 +109,8 @@ def test_a_built_wheel_contains_the_dataset_its_licence_and_the_schema(tmp_path)
         names = set(z.namelist())
         assert {'microdnb/assets/names.txt', 'microdnb/assets/names.LICENSE', 'microdnb/checkpoint.schema.json',
                 'microdnb/data.py', 'microdnb/__main__.py'} <= names
+        page = {f'microdnb/page/{p.name}' for p in (REPO / 'microdnb' / 'page').iterdir() if p.suffix in ('.js', '.css')}
+        assert len(page) >= 8 and page <= names   # the page's JavaScript and CSS
         assert z.read('microdnb/assets/names.txt') == data.shipped_names_path().read_bytes()
         subpackages = {n.split('/')[1] for n in names if n.count('/') == 2 and n.endswith('/__init__.py')}
         on_disk = {p.parent.name for p in (REPO / 'microdnb').glob('*/__init__.py')}

@@ -15,7 +15,7 @@ from microdnb.study import controls, tasks
 from microdnb.study.metrics import task_metric
 from microdnb.study.oracle import split_counting_loss
 from microdnb.study.results import FORMAT, RENAMED, load_results, main_setting, mean_std, save_results, select
-from microdnb.study.spec import QUICK, RunSpec, Settings, plan_runs, run_spec, schedule
+from microdnb.study.spec import QUICK, RunSpec, Settings, plan_runs, run_spec, train_config
 from tiny_study import TINY, tiny_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,9 +75,9 @@ def test_plan_runs():
     assert [r.task for r in sampled] == list(tasks.TASKS)
     assert {r.train for r in runs} == set(controls.TRAININGS)
     assert {r.schedule for r in runs} == {'ours', 'reference', '4000@0.01', '2000@0.02'}
-    assert schedule(Settings(), '4000@0.01').snc_steps == 4000
+    assert train_config(Settings(), '4000@0.01').snc_steps == 4000
     with pytest.raises(ValueError, match='STEPS@'):
-        schedule(Settings(), 'x@y')
+        train_config(Settings(), 'x@y')
 
 
 # ------------------------------------------------------------------------- metrics and the oracle
@@ -108,6 +108,7 @@ def results():
     return tiny_results()
 
 
+@pytest.mark.slow
 def test_run_makes_every_planned_run_with_the_new_names(results):
     assert results['format'] == FORMAT and results['provenance']['renamed'] == RENAMED
     assert Settings(**results['settings']) == TINY
@@ -141,6 +142,7 @@ def test_run_does_not_depend_on_jobs(results):
     assert strip(other) == strip(results)
 
 
+@pytest.mark.slow
 def test_results_round_trip_and_validation(results, tmp_path):
     path = save_results(results, tmp_path / 'r.json')
     back = load_results(path)

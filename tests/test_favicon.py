@@ -74,11 +74,13 @@ def pages(site):
     return sorted(p for p in site.rglob('*.html') if '_static' not in p.relative_to(site).parts)
 
 
+@pytest.mark.site
 def test_the_site_ships_the_favicon(site):
     assert (site / '_static' / 'favicon.svg').read_bytes() == SOURCE.read_bytes()
     assert (site / 'favicon.ico').read_bytes() == ICO.read_bytes()
 
 
+@pytest.mark.site
 def test_every_page_links_an_icon_that_resolves_to_a_file(site):
     found = pages(site)
     assert site / 'index.html' in found and len(found) >= 5

@@ -37,6 +37,7 @@ def printed(lines):
     return ''.join(line + '\n' for line in lines)
 
 
+@pytest.mark.reference
 @pytest.mark.slow
 @pytest.mark.parametrize('seed', [42, 7])
 def test_short_run_equals_the_reference(reference_dir, names_file, tmp_path, seed):
@@ -50,6 +51,7 @@ def test_short_run_equals_the_reference(reference_dir, names_file, tmp_path, see
     assert expected.count('\n') == 30 and 'final gate value' in expected  # the whole program ran
 
 
+@pytest.mark.reference
 def test_parameters_after_training_equal_the_references_bit_for_bit(reference_dir, names_file):
     """Fast and sharper than the printed 4 decimals: after 3 phase-1 steps and 2 phase-2
     steps every one of the 5,217 parameters, and the last loss, equals the reference's."""
@@ -83,6 +85,7 @@ def test_the_expected_output_fixture_is_the_references_recorded_output():
         assert raw == recorded.read_bytes()
 
 
+@pytest.mark.slow
 def test_default_numpy_run_prints_the_expected_output_byte_for_byte():
     """The whole default run (seed 42, 1000 + 300 steps, 20 + 5 samples), in about a second."""
     lines = []
@@ -90,6 +93,7 @@ def test_default_numpy_run_prints_the_expected_output_byte_for_byte():
     assert printed(lines).encode() == EXPECTED_OUTPUT.read_bytes()
 
 
+@pytest.mark.slow
 def test_cli_default_numpy_run_prints_the_expected_output_byte_for_byte(tmp_path):
     """What the README promises: `python -m microdnb replicate --engine numpy` prints the
     reference's output, byte for byte, on stdout (from any working directory)."""
@@ -119,6 +123,7 @@ def test_default_run_starts_exactly_like_the_expected_output():
     assert printed(lines).count('\n') == 6  # 3 header lines, a blank line, the phase header, step 1
 
 
+@pytest.mark.reference
 @pytest.mark.slow
 def test_cli_replicate_equals_the_reference(reference_dir, names_file, tmp_path):
     proc = start_reference(tmp_path, names_file, seed=42, steps=5, snc_steps=2)

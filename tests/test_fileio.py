@@ -245,13 +245,25 @@ WRITER = textwrap.dedent('''
 ''')
 
 
+def default_signal_dispositions():
+    """In the child, before it runs Python: SIGINT, SIGTERM and SIGHUP at their defaults
+    and none blocked, as in a program started from a terminal. Ignored dispositions are
+    inherited across exec, and a test suite started in the background (`cmd &`: SIGINT
+    ignored) or under nohup (SIGHUP ignored) would otherwise hand them to the writer, which
+    would then sleep through the signal this test sends."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 @pytest.mark.parametrize('sig, code', [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP),
                                        (signal.SIGINT, -signal.SIGINT)])
 def test_a_signal_during_the_write_leaves_the_old_file_and_no_temp_file(tmp_path, sig, code):
     path = tmp_path / 'ck.json'
     path.write_text('precious')
     proc = subprocess.Popen([sys.executable, '-c', WRITER, str(path)], cwd=REPO, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signal_dispositions)
     try:
         assert proc.stdout.readline() == 'writing\n'
         assert len(listing(tmp_path)) == 2  # the temporary file exists now

@@ -1,9 +1,9 @@
-"""The in-page engine (microdnb/js/engine.js) against the numpy engine, in headless chromium.
+"""The in-page engine (microdnb/page/engine.js) against the numpy engine, in headless chromium.
 
-engine.js and a blank page are served from a temporary directory on 127.0.0.1; each test
-imports the module in the page (dynamic import) and runs many cases in one evaluate call.
+engine.js and a blank page are served from a temporary directory on 127.0.0.1 (js_page.py);
+each test imports the module in the page (dynamic import) and runs many cases in one
+evaluate call. (PyRandom, CPython's random.Random in the page: test_pyrandom_js.py.)
 
-* PyRandom is CPython's random.Random bit for bit: random() and choices() sequences.
 * Over >= 120 random models and bus settings, every decoding step of engine.js's decode()
   matches the numpy sample_parallel(record=True): the same tokens, notes read and posts, and
   logits, probabilities, attention and SNC weights, SNC deltas and snapshots to 1e-12
@@ -14,9 +14,7 @@ imports the module in the page (dynamic import) and runs many cases in one evalu
   sample_single for the same seed and settings.
 
 The gate override (settings.gate) and forced prompts (settings.prompts) are sample_parallel's
-`gate` and `prompts`. For a package whose sample_parallel has no `gate` yet, `gate_override`
-makes it use a given gate value by replacing its module's gate_value while it runs (a logit
-log(g / (1 - g)) would not give g back to the last bit: it misses for ~1/3 of gates).
+`gate` and `prompts`.
 
 Chromium is /usr/bin/chromium (MICRODNB_CHROMIUM overrides); without it these tests skip,
 unless CI=true, where they fail.
@@ -24,78 +22,25 @@ unless CI=true, where they fail.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
-import json
 import math
-import os
 import random
-import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from browser import launch, require_chromium, serve
+from js_page import js, page  # noqa: F401 (page: the fixture)
+from microdnb import vector
 from microdnb.checkpoint import save_checkpoint
-from microdnb.config import BusConfig, ModelConfig, TrainConfig
-from microdnb.data import Tokenizer, read_docs
+from microdnb.config import BusConfig, ModelConfig
+from microdnb.data import Tokenizer
 
-try:  # the package is being reorganised: the numpy engine is microdnb.vector, or microdnb.engine
-    np_engine = importlib.import_module('microdnb.vector')
-except ModuleNotFoundError as e:
-    if e.name != 'microdnb.vector':
-        raise
-    np_engine = importlib.import_module('microdnb.engine')
-ENGINE_MODULE = sys.modules[np_engine.sample_parallel.__module__]  # where sample_parallel looks names up
-SAMPLE_ARGS = inspect.signature(np_engine.sample_parallel).parameters  # which settings it takes
-HAS_PROMPTS = 'prompts' in SAMPLE_ARGS and 'prompt' in inspect.signature(np_engine.sample_single).parameters
+ENGINE_MODULE = sys.modules[vector.sample_parallel.__module__]  # where sample_parallel looks names up
 
-ROOT = Path(__file__).resolve().parents[1]
-ENGINE_JS = ROOT / 'microdnb' / 'js' / 'engine.js'
+pytestmark = pytest.mark.browser
+
 LETTERS = 'abcdefghijklmnopqrstuvwxyz'
 TOL = 1e-12       # relative, per vector
-FALLBACK_DOCS = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'amelia', 'harper', 'evelyn',
-                 'abigail', 'zoe', 'quinn', 'jack', 'xavier', 'kylie', 'brody', 'wyatt', 'gunnar']
-
-
-# ------------------------------------------------------------------ the page
-
-@pytest.fixture(scope='module')
-def page(tmp_path_factory):
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-    site = tmp_path_factory.mktemp('js_engine_site')
-    shutil.copy(ENGINE_JS, site / 'engine.js')
-    shutil.copy(ENGINE_JS.with_name('pyrandom.js'), site / 'pyrandom.js')   # engine.js imports it
-    (site / 'index.html').write_text('<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">'
-                                    '<title>engine.js</title>\n')
-    errors = []
-    with serve(site) as origin, sync_playwright() as pw:
-        browser = launch(pw)
-        pg = browser.new_page()
-        # nothing but our server: engine.js must not fetch anything
-        pg.route('**/*', lambda r: r.continue_() if r.request.url.startswith(origin)
-                 else (errors.append(f'request to {r.request.url}'), r.abort()))
-        pg.on('console', lambda m: m.type == 'error' and errors.append(f'console: {m.text}'))
-        pg.on('pageerror', lambda e: errors.append(f'uncaught: {e}'))
-        pg.goto(f'{origin}/index.html')
-        pg.errors = errors
-        yield pg
-        browser.close()
-    assert not errors, errors
-
-
-def js(page, body, arg=None):
-    """Run `body` (an async function body with E = engine.js's and pyrandom.js's exports and `arg`) in the page;
-    typed arrays come back as lists, numbers exactly (JSON: shortest round-trip repr)."""
-    out = page.evaluate(
-        "async (arg) => { const E = {...await import('/engine.js'), ...await import('/pyrandom.js')};"
-        f" const result = await (async () => {{ {body} }})();"
-        " return JSON.stringify(result, (k, v) => ArrayBuffer.isView(v) ? Array.from(v) : v); }", arg)
-    assert not page.errors, page.errors
-    return json.loads(out)
 
 
 # ------------------------------------------------------------------ the Python side
@@ -151,15 +96,6 @@ def patched(module, name, value):
         setattr(module, name, old)
 
 
-def gate_override(gate):
-    """The numpy engine with SNC's gate value set to `gate` (None: as trained), bit for bit,
-    for a sample_parallel without a `gate` argument: it reads it through its module's gate_value."""
-    if gate is None or 'gate' in SAMPLE_ARGS:
-        return contextlib.nullcontext()
-    assert callable(getattr(ENGINE_MODULE, 'gate_value', None))
-    return patched(ENGINE_MODULE, 'gate_value', lambda params: float(gate))
-
-
 def run_numpy(case):
     """sample_parallel(record=True) for one case, plus the softmax inputs (logits / T) it drew from
     and the trunk-only probabilities of every step's prefix (gpt_sequence)."""
@@ -170,13 +106,11 @@ def run_numpy(case):
     def spy(x):
         scaled.extend(np.array(x).reshape(-1, x.shape[-1]))
         return softmax(x)
-    kwargs = {'first_tokens': case['first']}
-    if 'gate' in SAMPLE_ARGS:
-        kwargs['gate'] = case['gate']
+    kwargs = {'starts': starts_of(case), 'gate': case['gate']}
     if case.get('prompts') is not None:
         kwargs['prompts'] = case['prompts']
-    with patched(ENGINE_MODULE, 'softmax', spy), gate_override(case['gate']):
-        trace = np_engine.sample_parallel(params, cfg, bcfg, tok, random.Random(case['seed']),
+    with patched(ENGINE_MODULE, 'softmax', spy):
+        trace = vector.sample_parallel(params, cfg, bcfg, tok, random.Random(case['seed']),
                                           case['temperature'], record=True, **kwargs)
     assert len(scaled) == len(trace['events'])
     inv_t = case['temperature'] ** -1
@@ -184,7 +118,7 @@ def run_numpy(case):
     for s in range(bcfg.n_streams):
         n = sum(ev['stream'] == s for ev in trace['events'])
         inputs = ([case['first'][s]] + trace['tokens'][s])[:n]
-        logits, _ = np_engine.gpt_sequence(params, cfg, inputs)
+        logits, _ = vector.gpt_sequence(params, cfg, inputs)
         trunk[s] = iter(softmax(logits * inv_t))
     trace['scaled'] = scaled
     trace['trunk'] = [next(trunk[ev['stream']]) for ev in trace['events']]
@@ -194,7 +128,13 @@ def run_numpy(case):
 def js_settings(case):
     return {'gate': case['gate'], 'cadence': case['bcfg'].cadence, 'lag': case['bcfg'].lag,
             'streams': case['bcfg'].n_streams, 'temperature': case['temperature'],
-            'seed': str(case['seed']), 'prompts': case.get('prompts'), 'firstTokens': case['first']}
+            'seed': str(case['seed']), 'prompts': case.get('prompts'), 'starts': starts_of(case)}
+
+
+def starts_of(case):
+    """The start letters of case['first'] (token ids): None for BOS."""
+    tok = case['tok']
+    return [None if t == tok.BOS else tok.uchars[t] for t in case['first']]
 
 
 DECODE_ALL = """
@@ -234,56 +174,12 @@ def compare_decode(worst, case, ref, got, where):
         check(worst, 'snapshots', p['snapshot'], snap, where)
 
 
-# ------------------------------------------------------------------ (a) CPython's random
-
-SEEDS = [0, 1, 42, -42, 2 ** 32, 2 ** 32 - 1, 2 ** 64 + 12345, 2 ** 70, -(2 ** 70) - 3, 123456789012345678901234567890]
-
-
-def test_random_matches_cpython(page):
-    got = js(page, "return arg.map(s => { const r = new E.PyRandom(BigInt(s));"
-                   " return Array.from({length: 1000}, () => r.random()); });", [str(s) for s in SEEDS])
-    for seed, values in zip(SEEDS, got):
-        r = random.Random(seed)
-        assert values == [r.random() for _ in range(1000)], seed
-    # the check values of the research note, and Number seeds
-    assert js(page, "return [0, 1, 42, -42, 2 ** 32].map(s => { const r = new E.PyRandom(s);"
-                    " return [r.random(), r.random()]; });") == [
-        [0.8444218515250481, 0.7579544029403025], [0.13436424411240122, 0.8474337369372327],
-        [0.6394267984578837, 0.025010755222666936], [0.6394267984578837, 0.025010755222666936],
-        [0.11299430095636409, 0.41782886486292836]]
-    assert js(page, "return new E.PyRandom(42).choices([.1, .2, .3, .2, .2], 5);") == [3, 0, 1, 1, 3]
-
-
-def test_choices_match_cpython(page):
-    gen = random.Random(7)
-    cases = []
-    for i in range(400):
-        n = gen.choice([1, 2, 3, 5, 8, 27, 64, gen.randint(1, 200)])
-        kind = i % 4
-        if kind == 0:    # probabilities, as the samplers pass them
-            w = [gen.random() for _ in range(n)]
-            w = [x / sum(w) for x in w]
-        elif kind == 1:  # wildly different magnitudes, exact zeros
-            w = [0.0 if gen.random() < 0.3 else gen.random() * 10.0 ** gen.randint(-30, 30) for _ in range(n)]
-            w[gen.randrange(n)] = gen.random() + 1e-3
-        elif kind == 2:  # peaked softmax-like
-            w = [math.exp(-gen.expovariate(0.05)) for _ in range(n)]
-        else:            # integers
-            w = [gen.randint(0, 5) for _ in range(n - 1)] + [gen.randint(1, 5)]
-        cases.append({'seed': str(gen.getrandbits(gen.choice([8, 32, 80])) * gen.choice([1, -1])), 'w': w})
-    got = js(page, "return arg.map(({seed, w}) => { const r = new E.PyRandom(seed);"
-                   " return [...r.choices(w, 30), ...Array.from({length: 20}, () => r.choice(w))]; });", cases)
-    for case, draws in zip(cases, got):
-        r = random.Random(int(case['seed']))
-        w = case['w']
-        want = r.choices(range(len(w)), weights=w, k=30) + [r.choices(range(len(w)), weights=w)[0] for _ in range(20)]
-        assert draws == want, case
-
+# ------------------------------------------------------------------ (a) the gate (CPython's random: test_pyrandom_js.py)
 
 def test_gate_value_close_to_python(page, worst):
     logits = np.random.default_rng(3).normal(0, 8, 2000).tolist() + [-800.0, -701.0, -5.0, 0.0, 40.0]
     got = js(page, "return arg.map(g => E.gateValue({params: {snc_gate: {data: [g]}}}));", logits)
-    want = [np_engine.gate_value({'snc_gate': np.array([[g]])}) for g in logits]
+    want = [vector.gate_value({'snc_gate': np.array([[g]])}) for g in logits]
     errs = [0.0 if a == b else abs(a - b) / b for a, b in zip(got, want)]
     worst['gate (learned)'] = max(errs)
     worst[f'gate (learned): last-bit differences in {len(errs)}'] = sum(e > 0 for e in errs)
@@ -302,7 +198,7 @@ def random_case(i, lag, tmp_path):
                           block_size=r.randint(1, 12), n_head=n_head, notes_dim=r.randint(1, 8),
                           init_std=r.uniform(0.05, 0.25))
     tok = Tokenizer(LETTERS[:cfg.vocab_size - 1])
-    params = np_engine.init_params(cfg, random.Random(r.getrandbits(32)))
+    params = vector.init_params(cfg, random.Random(r.getrandbits(32)))
     noise = np.random.default_rng(r.getrandbits(32))
     # Weights of the size of real models' (init_std 0.08). Much larger ones make decoding chaotic:
     # with std ~0.3, 3 layers, gate 1 and cadence 1, SNC deltas as large as the residual feed
@@ -317,7 +213,7 @@ def random_case(i, lag, tmp_path):
     prompts = [r.choice([None, None, ''.join(r.choice(tok.uchars) for _ in range(r.randrange(cfg.block_size)))])
                for _ in range(bcfg.n_streams)]
     case = {'cfg': cfg, 'tok': tok, 'params': params, 'bcfg': bcfg, 'first': first,
-            'prompts': prompts if HAS_PROMPTS and r.random() < 0.3 else None,
+            'prompts': prompts if r.random() < 0.3 else None,
             'temperature': r.choice([0.5, 1.0, r.uniform(0.2, 2.0)]),
             'seed': r.getrandbits(r.choice([8, 32, 70])) * r.choice([1, -1]),
             'gate': r.choice([None, None, None, 0.0, 1.0, r.random()])}
@@ -337,27 +233,20 @@ def test_decode_matches_numpy_on_random_models(page, worst, tmp_path, lag):
         covered.add(('posted', bool(ref['posts'])))
         covered.add(('layers', case['cfg'].n_layer))
         covered.add(('forced', any(ev.get('forced') for ev in ref['events'])))
-    # the cases exercise SNC and the bus, on every depth, and prompts where the package has them
+    # the cases exercise SNC and the bus, on every depth, and prompts
     assert {('read notes', True), ('posted', True), ('layers', 1), ('layers', 2), ('layers', 3),
-            ('forced', HAS_PROMPTS)} <= covered
+            ('forced', True)} <= covered
 
 
 # ------------------------------------------------------------------ (c), (d) a trained model
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """The reference-size model (vocab 27), briefly trained on names: both phases."""
-    names = os.environ.get('MICRODNB_NAMES')
-    docs = read_docs(names) if names and Path(names).is_file() else FALLBACK_DOCS * 20
-    random.Random(0).shuffle(docs)
-    tok = Tokenizer(LETTERS)
-    cfg = ModelConfig(vocab_size=tok.vocab_size)
-    params = np_engine.init_params(cfg, random.Random(42))
-    np_engine.train_phase1(params, cfg, TrainConfig(steps=300), docs, tok, batch_size=8)
-    np_engine.train_phase2(params, cfg, TrainConfig(snc_steps=60, snc_learning_rate=0.02),
-                           BusConfig(), docs, tok)
-    doc = checkpoint_doc(tmp_path_factory.mktemp('trained'), params, cfg, tok, BusConfig())
-    return {'cfg': cfg, 'tok': tok, 'params': params, 'doc': doc}
+def trained(trained_model, tmp_path_factory):
+    """The briefly trained reference-size model the tests share (conftest.trained_model), and
+    the checkpoint a page would load."""
+    m = trained_model
+    doc = checkpoint_doc(tmp_path_factory.mktemp('trained'), m['params'], m['cfg'], m['tok'], m['bus'])
+    return {'cfg': m['cfg'], 'tok': m['tok'], 'params': m['params'], 'doc': doc}
 
 
 def test_checkpoint_loads_exactly(page, trained):
@@ -379,7 +268,7 @@ def test_names_match_sample_parallel(page, worst, trained):
         firsts = [gen.choice([None, None, gen.choice(LETTERS)]) for _ in range(streams)]
         prompts = [gen.choice([None, '', gen.choice(LETTERS), 'ma', 'zoe']) for _ in range(streams)]
         cases.append(dict(trained, bcfg=BusConfig(n_streams=streams, cadence=gen.randint(1, 8), lag=i % 3),
-                          prompts=prompts if HAS_PROMPTS and i % 3 == 1 else None,
+                          prompts=prompts if i % 3 == 1 else None,
                           first=[26 if f is None else LETTERS.index(f) for f in firsts],
                           temperature=gen.choice([0.1, 0.5, 1.0, gen.uniform(0.2, 1.5)]),
                           seed=gen.getrandbits(32), gate=gen.choice([None, None, 0.0, 0.3, 1.0])))
@@ -392,9 +281,9 @@ def test_names_match_sample_parallel(page, worst, trained):
 
 def test_names_match_sample_single(page, worst, trained, tmp_path):
     # the trained model and a random reference-size one
-    other = np_engine.init_params(trained['cfg'], random.Random(5))
+    other = vector.init_params(trained['cfg'], random.Random(5))
     models = [trained['doc'], checkpoint_doc(tmp_path, other, trained['cfg'], trained['tok'])]
-    cases = [{'model': m, 'seed': s, 'temperature': t, 'prompt': 'ma' if HAS_PROMPTS and s % 3 == 2 else None}
+    cases = [{'model': m, 'seed': s, 'temperature': t, 'prompt': 'ma' if s % 3 == 2 else None}
              for m in (0, 1) for s in range(12) for t in ([0.5, 1.0] if s % 2 else [0.3])]
     got = js(page, "const models = arg.models.map(d => E.loadCheckpoint(JSON.parse(d)));"
                    " return arg.cases.map(c => E.sampleSingle(models[c.model], c));",
@@ -402,7 +291,7 @@ def test_names_match_sample_single(page, worst, trained, tmp_path):
     for case, out in zip(cases, got):
         params = trained['params'] if case['model'] == 0 else other
         kwargs = {'prompt': case['prompt']} if case['prompt'] else {}
-        ref = np_engine.sample_single(params, trained['cfg'], trained['tok'], random.Random(case['seed']),
+        ref = vector.sample_single(params, trained['cfg'], trained['tok'], random.Random(case['seed']),
                                       case['temperature'], record=True, **kwargs)
         assert (out['text'], out['tokens']) == (ref['text'], ref['tokens']), case
         for g, r in zip(out['probs'], ref['probs']):
@@ -440,8 +329,8 @@ def test_bad_settings_are_refused(page, trained):
       const bad = [{gate: 1.5}, {gate: -0.1}, {cadence: 0}, {lag: -1}, {lag: 0.5}, {streams: 0},
                    {temperature: 0}, {temperature: Infinity}, {temperature: 1000}, {streams: 65},
                    {streams: 2, prompts: ['a']}, {streams: 1, prompts: ['A']}, {streams: 1, prompts: [7]},
-                   {streams: 1, prompts: ['abcdefghijklmnop']}, {streams: 2, firstTokens: [0]},
-                   {streams: 1, firstTokens: [27]}, {streams: 1, firstTokens: ['a']}];
+                   {streams: 1, prompts: ['abcdefghijklmnop']}, {streams: 2, starts: ['a']},
+                   {streams: 1, starts: ['A']}, {streams: 1, starts: [0]}, {streams: 1, starts: ['ab']}];
       const refused = bad.map(s => { try { E.decode(m, s); return null; } catch (e) { return e.message; } });
       let format = null;
       try { E.loadCheckpoint({format: 'other'}); } catch (e) { format = e.message; }

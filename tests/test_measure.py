@@ -1,9 +1,14 @@
-"""The small statistics of microdnb.study.measure: the cluster-robust standard error.
+"""The measurements of microdnb.study.measure that need no model (the bus's counts, how far
+Adam can move the gate, losses by position and by name) and the small statistics of
+microdnb.study.stats (paired and cluster-robust standard errors). Those that run a model:
+test_analysis.py.
 
-Oracles: a hand-worked example; with clusters of equal size, the plain standard error of
-the per-cluster mean differences (computed from the cluster means, not from the
-residual sums `clustered_difference` uses); with every token its own cluster,
-`paired_difference` (np.std with ddof=1); and invariances any standard error of a mean
+Oracles: closed forms and hand-worked examples for the bus counts; the scalar Adam, pushed
+by constant and by growing gradients, for how far the gate can move; for the clustered
+standard error, a hand-worked example, with clusters of equal size the plain standard
+error of the per-cluster mean differences (computed from the cluster means, not from the
+residual sums `clustered_difference` uses), with every token its own cluster
+`paired_difference` (np.std with ddof=1), and invariances any standard error of a mean
 difference must have (order, labels, a shift of one condition, a scale).
 """
 import math
@@ -12,9 +17,143 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from microdnb.study.measure import clustered_difference, name_of_token, paired_difference
+from microdnb.config import ModelConfig, TrainConfig
+from microdnb.scalar import train
+from microdnb.scalar.autograd import Value
+from microdnb.study import measure
+from microdnb.study import stats
+from microdnb.study.stats import clustered_difference, name_of_token, paired_difference
 
 finite = st.floats(-100, 100, allow_nan=False, allow_subnormal=False)
+
+
+# ---------------------------------------------------------------- the bus, no model
+
+@given(k=st.integers(1, 4), n=st.integers(1, 12), c=st.integers(1, 6))
+def test_bus_stats_lag1_matches_closed_form(k, n, c):
+    # k streams of equal length n, lag 1: every stream posts after each t < n with
+    # (t + 1) % c == 0; at round t a stream reads (k - 1) plan seeds and (k - 1) * (t // c)
+    # posts; the newest note from each other stream was posted after round c*(t//c) - 1.
+    st_ = measure.bus_stats([n] * k, c, 1)
+    assert st_['posts'] == k * (n // c)
+    assert st_['note_reads'] == k * (k - 1) * sum(1 + t // c for t in range(n))
+    if k > 1:
+        assert st_['mean_age'] == pytest.approx(sum(t % c + 1 for t in range(n)) / n)
+
+
+def test_bus_stats_lag0_hand_worked():
+    # two streams of 3 positions, cadence 1. Stream 0 reads stream 1's plan seed and
+    # its posts of earlier rounds (t + 1 notes, newest one round old); stream 1 runs
+    # second and also reads stream 0's post of the same round (t + 2 notes, age 0).
+    st_ = measure.bus_stats([3, 3], 1, 0)
+    assert st_ == {'posts': 6, 'note_reads': (1 + 2 + 3) + (2 + 3 + 4), 'mean_age': 0.5}
+    # a stream that ends (samples BOS) posts nothing at its last step
+    assert measure.bus_stats([3, 3], 1, 0, ended=[0])['posts'] == 5
+
+
+@pytest.mark.parametrize('bad', [[], [0], [2, 'a'], 'abc', [True]])
+def test_bus_stats_rejects_bad_lengths(bad):
+    with pytest.raises(ValueError, match='lengths'):
+        measure.bus_stats(bad, 3, 0)
+
+
+def test_forward_passes():
+    assert measure.forward_passes([6, 9, 7], 3, 1) == 9              # one pass per round
+    assert measure.forward_passes([6, 9, 7], 20, 0) == 9             # nobody ever posts
+    # lag 0, cadence 3: rounds 2 and 5 have 3 live streams, round 8 only one
+    assert measure.forward_passes([6, 9, 7], 3, 0) == 9 + 2 * 2
+    assert measure.forward_passes([4], 1, 0) == 4                    # one stream: no waiting
+    with pytest.raises(ValueError, match='cadence'):
+        measure.forward_passes([3], 0, 0)
+    with pytest.raises(ValueError, match='lengths'):
+        measure.forward_passes([], 1, 0)
+
+
+# ---------------------------------------------------------------- how far Adam moves the gate
+
+def _adam_moves(tcfg, grads, lrs):
+    """The scalar Adam on one parameter: how far each step moves it, for these gradients."""
+    p = Value(0.0)
+    adam = train.Adam([p], tcfg.beta1, tcfg.beta2, tcfg.eps_adam)
+    moves = []
+    for step, (g, lr) in enumerate(zip(grads, lrs)):
+        before = p.data
+        p.grad = g
+        adam.step(step, lr)
+        moves.append(before - p.data)
+    return np.array(moves)
+
+
+def test_adam_step_bound_value():
+    tcfg = TrainConfig()
+    b1, b2 = tcfg.beta1, tcfg.beta2
+    assert measure.adam_step_bound(tcfg) == pytest.approx((1 - b1) / math.sqrt(1 - b2) / math.sqrt(1 - b1 ** 2 / b2))
+    assert 2.88 < measure.adam_step_bound(tcfg) < 2.89
+    assert measure.adam_step_bound(TrainConfig(beta1=0.99, beta2=0.9)) == math.inf   # b1^2 >= b2: no bound
+
+
+def test_a_growing_gradient_moves_adam_almost_three_learning_rates_per_step():
+    """|m_hat| <= sqrt(v_hat) is false: a gradient growing by b2 / b1 per step makes the
+    Cauchy-Schwarz bound tight, and a step moves the parameter by ~2.89 learning rates."""
+    tcfg = TrainConfig()
+    b1, b2 = tcfg.beta1, tcfg.beta2
+    bound = measure.adam_step_bound(tcfg)
+    n = 1500
+    moves = _adam_moves(tcfg, [(b2 / b1) ** i for i in range(n)], [1.0] * n)
+    # step t moves by the Cauchy-Schwarz bound at t (equality), with Adam's bias corrections
+    t = np.arange(1, n + 1)
+    q = b1 ** 2 / b2
+    tight = (1 - b1) / np.sqrt(1 - b2) * np.sqrt((1 - q ** t) / (1 - q)) * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    np.testing.assert_allclose(moves, tight, rtol=1e-6)
+    assert moves[0] == pytest.approx(1.0)                # the first step is always 1 lr
+    assert np.all(np.diff(moves) > 0) and moves.max() <= bound
+    assert np.all(moves[100:] > 2) and moves[-1] == pytest.approx(bound, rel=1e-6)
+
+
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=1, max_size=60))
+def test_no_gradient_sequence_beats_the_bound(grads):
+    tcfg = TrainConfig()
+    assert np.abs(_adam_moves(tcfg, grads, [1.0] * len(grads))).max() <= measure.adam_step_bound(tcfg) + 1e-9
+
+
+def test_gate_reach_steady_push_and_ceiling():
+    tcfg = TrainConfig()
+    reach = measure.gate_reach(tcfg)
+    total = 0.005 * (300 - 299 / 2)                       # sum of a linear decay
+    g0 = ModelConfig().gate_init
+    assert reach['lr_sum'] == pytest.approx(total)
+    assert reach['steady_logit'] == pytest.approx(g0 + total)
+    assert reach['steady_gate'] == pytest.approx(1 / (1 + math.exp(-(g0 + total))))
+    assert reach['max_logit'] == pytest.approx(g0 + measure.adam_step_bound(tcfg) * total)
+    assert reach['max_gate'] == pytest.approx(1 / (1 + math.exp(-reach['max_logit'])))
+    lrs = [tcfg.snc_learning_rate * (1 - step / tcfg.snc_steps) for step in range(tcfg.snc_steps)]
+    # the scalar Adam, pushed by the same gradient every step, moves by almost exactly the
+    # steady sum; pushed by a growing gradient, by more than twice that, never past the ceiling
+    steady = _adam_moves(tcfg, [-1.0] * tcfg.snc_steps, lrs).sum()
+    assert total * 0.999 < -steady <= total + 1e-9
+    growing = _adam_moves(tcfg, [(tcfg.beta2 / tcfg.beta1) ** i for i in range(tcfg.snc_steps)], lrs).sum()
+    assert 2 * total < growing <= reach['max_logit'] - g0
+    assert measure.gate_reach(tcfg, gate_init=0.0)['steady_logit'] == pytest.approx(total)
+    assert measure.gate_reach(TrainConfig(snc_steps=0))['max_logit'] == g0
+
+
+# ---------------------------------------------------------------- small statistics: paired, by position, by name
+
+def test_paired_difference_and_positions():
+    mean, se = stats.paired_difference([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])
+    assert (mean, se) == (1.0, 0.0)
+    mean, se = stats.paired_difference([1.0, 3.0], [0.0, 0.0])
+    assert mean == 2.0 and se == pytest.approx(math.sqrt(2) / math.sqrt(2))
+    with pytest.raises(ValueError):
+        stats.paired_difference([1.0], [1.0])
+    m = {'positions': np.array([0, 1, 0, 1, 2]), 'losses': np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
+         'groups': np.array([0, 0, 1, 1, 1])}
+    pos, means, counts = measure.loss_by_position(m)
+    assert pos.tolist() == [0, 1, 2] and means.tolist() == [2.0, 3.0, 5.0] and counts.tolist() == [2, 2, 1]
+    assert measure.group_losses(m).tolist() == [1.5, 4.0]
+
+
+# ---------------------------------------------------------------- the cluster-robust standard error
 
 
 def test_hand_worked():

@@ -1,4 +1,4 @@
-"""Part III's tables and figures (microdnb.figures.part3): each figure draws the numbers
+"""Part III's tables and figures (microdnb.figures.experiments, .conditions): each figure draws the numbers
 its table (or its data function) gives, with the labels and colours of one vocabulary."""
 import math
 
@@ -8,29 +8,18 @@ import pytest
 
 matplotlib.use('Agg')
 
-import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from microdnb.config import TrainConfig  # noqa: E402
-from microdnb.figures import part3, part3_live  # noqa: E402
+from microdnb.figures import conditions, experiments  # noqa: E402
 from microdnb.figures.style import GREY  # noqa: E402
 from microdnb.figures.tables import format_table  # noqa: E402
 from microdnb.study import tasks  # noqa: E402
 from microdnb.study.measure import adam_step_bound  # noqa: E402
-from microdnb.study.results import loss_stats, main_setting, mean_std, select  # noqa: E402
-from tiny_study import TINY, tiny_results  # noqa: E402
-
-
-@pytest.fixture(scope='module')
-def results():
-    return tiny_results()
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close('all')
+from microdnb.study.results import (TRAINED, control_gains, loss_stats, main_setting, mean_std,  # noqa: E402
+                                    select, sweep_gains, sweep_rows)
+from tiny_study import TINY, close_figures, results  # noqa: E402,F401 (fixtures)
 
 
 def _mean(cell):
@@ -45,17 +34,18 @@ def _bars(ax):
 # ---------------------------------------------------------------- colours
 
 def test_each_condition_has_its_own_colour():
-    colours = [part3.condition_color(c) for c in part3.DRAWN]
+    colours = [experiments.condition_color(c) for c in experiments.DRAWN]
     assert len(set(colours)) == len(colours)
-    assert part3.condition_color('trunk') == GREY and GREY not in colours
+    assert experiments.condition_color('trunk') == GREY and GREY not in colours
     with pytest.raises(ValueError):
-        part3.condition_color('masked')
+        experiments.condition_color('masked')
 
 
 # ---------------------------------------------------------------- tables
 
+@pytest.mark.slow
 def test_controls_table(results):
-    rows = part3.controls_table(results)
+    rows = experiments.controls_table(results)
     assert rows[0] == ['task', 'stream', 'notes', 'trunk', 'shuffled', 'repaired', 'plan only',
                        'trained repaired', 'trained plan only', 'shuffled fallbacks']
     assert len(rows) == 1 + len(tasks.TASKS) * (1 + TINY.n_streams)
@@ -74,8 +64,9 @@ def test_controls_table(results):
     assert 'shuffled fallbacks' in format_table(rows)
 
 
+@pytest.mark.slow
 def test_gate_table_gives_the_steady_push_and_the_ceiling(results):
-    rows = part3.gate_table(results)
+    rows = experiments.gate_table(results)
     assert len(rows) == 1 + 2 * len(tasks.TASKS)
     for row in rows[1:]:
         steps = TINY.ref_snc_steps if row[1] == 'reference' else TINY.snc_steps
@@ -86,16 +77,17 @@ def test_gate_table_gives_the_steady_push_and_the_ceiling(results):
         assert (row[6] == '-') == (row[1] == 'reference')    # SNC's size is measured on the sampled runs
 
 
+@pytest.mark.slow
 def test_samples_schedule_and_rounds_tables(results):
-    samples = part3.samples_table(results)
+    samples = experiments.samples_table(results)
     assert samples[0] == ['task', 'metric', 'notes', 'trunk', 'plan only']
     assert [r[1] for r in samples[1:]] == ['real', 'duplicates', 'real', 'copied', 'first', 'same_chars']
-    schedules = part3.schedule_table(results)
+    schedules = experiments.schedule_table(results)
     # every schedule and initial gate of the copy task, sorted by steps, learning rate, gate
     assert [(r[0], r[1], r[2], r[3]) for r in schedules[1:]] == [
         ('reference', '10', '0.005', '-5'), ('12@0.01', '12', '0.01', '-5'), ('ours', '20', '0.01', '-5'),
         ('ours', '20', '0.01', '0'), ('20@0.02', '20', '0.02', '-5')]
-    rounds = part3.rounds_table(results)
+    rounds = experiments.rounds_table(results)
     assert [(r[0], r[1]) for r in rounds[1:]] == [('0', '2'), ('0', '3'), ('1', '2'), ('1', '3')]
     for row in rounds[1:]:
         assert float(row[3]) >= float(row[2])                # forward passes >= rounds
@@ -106,34 +98,56 @@ def test_samples_schedule_and_rounds_tables(results):
 
 # ---------------------------------------------------------------- figures
 
-def test_plot_controls_draws_each_condition_minus_the_trunk(results):
-    fig = part3.plot_controls(results)
+@pytest.mark.slow
+def test_plot_controls_draws_each_conditions_gain_over_the_trunk(results):
+    fig = experiments.plot_controls(results)
     ax = fig.axes[0]
-    tasks_here, gains = part3.control_gains(results)
+    tasks_here, gains = control_gains(results)
     assert tasks_here == list(tasks.TASKS)
     bars = _bars(ax)
     assert len(bars) == len(gains) == 6
-    table = {(r[0], r[1]): r for r in part3.controls_table(results)[1:]}
-    header = part3.controls_table(results)[0]
+    table = {(r[0], r[1]): r for r in experiments.controls_table(results)[1:]}
+    header = experiments.controls_table(results)[0]
     for container, (label, (means, _)) in zip(bars, gains.items()):
         heights = [b.get_height() for b in container]
         np.testing.assert_allclose(np.nan_to_num(heights), np.nan_to_num(means), atol=1e-12)
-        assert to_hex(container[0].get_facecolor()) == part3.condition_color(label).lower()
-        assert (container[0].get_hatch() == '//') == (label in part3.TRAINED)
-        # a bar is the table's condition minus the table's trunk (to the table's 3 decimals)
-        column = header.index(part3.label_text(label))
+        assert to_hex(container[0].get_facecolor()) == experiments.condition_color(label).lower()
+        assert (container[0].get_hatch() == '//') == (label in TRAINED)
+        # a bar is the table's trunk minus the table's condition (to the table's 3 decimals):
+        # a gain, positive when the condition's loss is lower
+        column = header.index(experiments.label_text(label))
         for task, h in zip(tasks_here, heights):
             cell = table[(task, 'all')][column]
             if cell != '-':
-                assert h == pytest.approx(_mean(cell) - _mean(table[(task, 'all')][3]), abs=1.5e-3)
+                assert h == pytest.approx(_mean(table[(task, 'all')][3]) - _mean(cell), abs=1.5e-3)
             else:
                 assert math.isnan(h)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [part3.label_text(g) for g in gains]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [experiments.label_text(g) for g in gains]
     assert [t.get_text() for t in ax.get_xticklabels()] == list(tasks.TASKS)
+    assert '> 0: better' in ax.get_ylabel()
 
 
+@pytest.mark.slow
+def test_control_gains_are_the_trunks_loss_minus_the_conditions(results):
+    # the book's one sign: positive when the condition does better than the trunk alone
+    tasks_here, gains = control_gains(results)
+    main = main_setting(results)
+    for i, task in enumerate(tasks_here):
+        runs = select(results, task=task, schedule='ours', train='notes', **main)
+        for cond in ('notes', 'shuffled'):
+            want = mean_std([r['loss']['trunk']['loss'] - r['loss'][cond]['loss'] for r in runs])
+            assert gains[cond][0][i] == pytest.approx(want[0]) and gains[cond][1][i] == pytest.approx(want[1])
+    # a made-up pair of runs in which the notes halve the trunk's loss: a positive gain
+    fake = {'settings': dict(results['settings'], seeds=[0]), 'runs': [
+        dict(r, loss={'trunk': {'loss': 2.0}, 'notes': {'loss': 1.0}}) for r in select(
+            results, seed=0, task='copy', schedule='ours', train='notes', **main)]}
+    _, fake_gains = control_gains(fake)
+    assert fake_gains['notes'][0] == [1.0]
+
+
+@pytest.mark.slow
 def test_plot_gate_draws_the_mean_gate_and_the_runs_start(results):
-    fig = part3.plot_gate(results)
+    fig = experiments.plot_gate(results)
     main = main_setting(results)
     for ax, sched in zip(fig.axes, ('reference', 'ours')):
         lines = [l for l in ax.get_lines() if l.get_linestyle() == '-']
@@ -142,7 +156,7 @@ def test_plot_gate_draws_the_mean_gate_and_the_runs_start(results):
             runs = select(results, task=task, schedule=sched, train='notes', **main)
             np.testing.assert_allclose(line.get_ydata(), np.mean([r['gate']['values'] for r in runs], 0))
             np.testing.assert_array_equal(line.get_xdata(), runs[0]['gate']['steps'])
-            row = next(r for r in part3.gate_table(results)[1:] if r[:2] == [task, sched])
+            row = next(r for r in experiments.gate_table(results)[1:] if r[:2] == [task, sched])
             assert line.get_ydata()[-1] == pytest.approx(_mean(row[2]), abs=5e-5)
         bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
         assert len(bands) == len(tasks.TASKS)
@@ -152,49 +166,59 @@ def test_plot_gate_draws_the_mean_gate_and_the_runs_start(results):
         assert start[0].get_ydata()[0] == pytest.approx(lines[0].get_ydata()[0], rel=1e-5)
 
 
-def test_plot_sweeps_draws_the_sweep_rows(results):
-    fig = part3.plot_sweeps(results, 'copy')
+@pytest.mark.slow
+def test_plot_sweeps_draws_the_sweep_gains(results):
+    fig = experiments.plot_sweeps(results, 'copy')
     assert len(fig.axes) == 3
     for ax, axis in zip(fig.axes, ('cadence', 'lag', 'n_streams')):
-        rows = part3.sweep_rows(results, 'copy', axis)
+        rows = sweep_gains(results, 'copy', axis)
         assert [r[0] for r in rows] == list(results['settings'][{'cadence': 'cadences', 'lag': 'lags',
                                                                 'n_streams': 'streams'}[axis]])
         bars = [c for c in ax.containers if isinstance(c, matplotlib.container.ErrorbarContainer)]
-        assert [c.get_label() for c in bars] == ['notes', 'shuffled', 'trunk']
-        for container, cond in zip(bars, ('notes', 'shuffled', 'trunk')):
+        assert [c.get_label() for c in bars] == ['notes', 'shuffled']
+        for container, cond in zip(bars, ('notes', 'shuffled')):
             line = container.lines[0]
             np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), [r[1][cond][0] for r in rows])
-            assert to_hex(line.get_color()) == part3.condition_color(cond).lower()
+            assert to_hex(line.get_color()) == experiments.condition_color(cond).lower()
             tops = container.lines[2][0].get_segments()              # the error bars: mean ± std
             np.testing.assert_allclose([seg[1][1] - seg[0][1] for seg in tops], [2 * r[1][cond][1] for r in rows],
                                        atol=1e-12)
         assert [t for t in ax.get_xticks()] == [r[0] for r in rows]
+        # zero is the trunk alone
+        assert any(list(l.get_ydata()) == [0, 0] for l in ax.get_lines())
     copy = select(results, task='copy', schedule='ours', train='notes', **main_setting(results))
-    row = part3.sweep_rows(results, 'copy', 'cadence')[0]
-    assert row[1]['notes'] == mean_std([r['loss']['notes']['loss'] for r in copy])
+    value, gains = sweep_gains(results, 'copy', 'cadence')[0]
+    assert gains['notes'] == pytest.approx(mean_std([r['loss']['trunk']['loss'] - r['loss']['notes']['loss']
+                                                     for r in copy]))
+    # the alt text lists every value drawn, shuffled notes included
+    for axis in ('cadence', 'lag', 'n_streams'):
+        for v, g in sweep_gains(results, 'copy', axis):
+            assert f"{v}: notes {g['notes'][0]:+.3f}, shuffled {g['shuffled'][0]:+.3f}" in fig.microdnb_alt
+    assert 'gain over the trunk' in fig.microdnb_alt
+    assert f"; streams {TINY.streams[0]}: notes" in fig.microdnb_alt and 'n streams' not in fig.microdnb_alt
 
 
 def test_plot_token_losses_draws_the_given_losses():
     losses = {'trunk': [1.0, 2.0, 3.0, 0.5], 'notes': [0.5, 1.0, 2.0, 0.25]}
-    fig = part3_live.plot_token_losses('abc', losses, title='t')
+    fig = conditions.plot_token_losses('abc', losses, title='t')
     ax = fig.axes[0]
     bars = _bars(ax)
     assert len(bars) == 2
     for container, (cond, vals) in zip(bars, losses.items()):
         assert [b.get_height() for b in container] == vals
-        assert to_hex(container[0].get_facecolor()) == part3.condition_color(cond).lower()
-    assert [t.get_text() for t in ax.get_xticklabels()] == ['a', 'b', 'c', 'end']
+        assert to_hex(container[0].get_facecolor()) == experiments.condition_color(cond).lower()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ['a', 'b', 'c', '.']      # data.BOS_TEXT
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ['trunk: 1.62 nats/token', 'notes: 0.94 nats/token']
     with pytest.raises(ValueError, match='per-position'):
-        part3_live.plot_token_losses('abc', {'notes': [1.0]})
+        conditions.plot_token_losses('abc', {'notes': [1.0]})
     with pytest.raises(ValueError, match='condition'):
-        part3_live.plot_token_losses('a', {'masked': [1.0, 1.0]})
+        conditions.plot_token_losses('a', {'masked': [1.0, 1.0]})
 
 
 def test_plot_token_loss_grid_puts_one_stream_per_panel():
     targets = ['ab', 'xyz', 'q']
     losses = [{'trunk': [1.0] * (len(t) + 1), 'notes': [0.5] * (len(t) + 1)} for t in targets]
-    fig = part3_live.plot_token_loss_grid(targets, losses, title='grid', ymax=2.0)
+    fig = conditions.plot_token_loss_grid(targets, losses, title='grid', ymax=2.0)
     axes = fig.axes
     assert len(axes) == 4 and not axes[3].axison
     for ax, target in zip(axes, targets):
@@ -203,20 +227,21 @@ def test_plot_token_loss_grid_puts_one_stream_per_panel():
         assert ax.get_ylim() == (0.0, 2.0)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ['trunk', 'notes']
     with pytest.raises(ValueError, match='1 to 4'):
-        part3_live.plot_token_loss_grid(targets * 2, losses * 2)
+        conditions.plot_token_loss_grid(targets * 2, losses * 2)
 
 
 # ---------------------------------------------------------------- what a reader who cannot see them reads
 
+@pytest.mark.slow
 def test_every_figure_says_what_it_draws_in_big_enough_print(results):
     from matplotlib.text import Text
-    tasks_here, gains = part3.control_gains(results)
+    tasks_here, gains = control_gains(results)
     figs = {
-        'controls': part3.plot_controls(results),
-        'gate': part3.plot_gate(results),
-        'sweeps': part3.plot_sweeps(results, 'copy'),
-        'tokens': part3_live.plot_token_losses('ab', {'trunk': [1.0, 2.0, 0.5], 'notes': [0.5, 0.5, 0.5]}),
-        'grid': part3_live.plot_token_loss_grid(['ab'], [{'trunk': [1.0, 2.0, 0.5], 'notes': [0.5, 0.5, 0.5]}], title='T'),
+        'controls': experiments.plot_controls(results),
+        'gate': experiments.plot_gate(results),
+        'sweeps': experiments.plot_sweeps(results, 'copy'),
+        'tokens': conditions.plot_token_losses('ab', {'trunk': [1.0, 2.0, 0.5], 'notes': [0.5, 0.5, 0.5]}),
+        'grid': conditions.plot_token_loss_grid(['ab'], [{'trunk': [1.0, 2.0, 0.5], 'notes': [0.5, 0.5, 0.5]}], title='T'),
     }
     for name, fig in figs.items():
         alt = fig.microdnb_alt
@@ -227,150 +252,69 @@ def test_every_figure_says_what_it_draws_in_big_enough_print(results):
         assert not small, (name, small)
     split = tasks_here.index('split')
     assert f"split: notes {gains['notes'][0][split]:+.3f}" in figs['controls'].microdnb_alt
+    # every bar drawn is in the alt text, with its sign (a gain: above zero is better), no 'lowest' pick
+    for i, task in enumerate(tasks_here):
+        said = ', '.join(f"{experiments.label_text(g)} {m[i]:+.3f}" for g, (m, _) in gains.items()
+                         if not math.isnan(m[i]))
+        assert f"{task}: {said}" in figs['controls'].microdnb_alt
+    assert 'lowest' not in figs['controls'].microdnb_alt and 'above zero' in figs['controls'].microdnb_alt
     main = main_setting(results)
     end = np.mean([r['gate']['values'][-1] for r in select(results, task='copy', schedule='ours', train='notes',
                                                              **main)])
     assert f"copy {end:.4f}" in figs['gate'].microdnb_alt
-    row = part3.sweep_rows(results, 'copy', 'lag')[-1]
-    assert f"{row[0]}: notes {row[1]['notes'][0]:.3f}" in figs['sweeps'].microdnb_alt
+    value, gains_l = sweep_gains(results, 'copy', 'lag')[-1]
+    assert f"{value}: notes {gains_l['notes'][0]:+.3f}" in figs['sweeps'].microdnb_alt
     assert "trunk 1.17, notes 0.50" in figs['tokens'].microdnb_alt
-    assert "+1.50 nats, is at 'b'" in figs['tokens'].microdnb_alt
+    assert "gain over the trunk (trunk minus notes) is largest in size at 'b', +1.50 nats" in figs['tokens'].microdnb_alt
     assert figs['grid'].microdnb_alt.startswith('T. 1 panel. ')
 
 
 # ---------------------------------------------------------------- one question's columns, and SEs over names
 
+@pytest.mark.slow
 def test_pick_takes_named_columns_in_order(results):
-    rows = part3.gate_table(results)
-    picked = part3.pick(rows, 'final gate', 'task')
+    rows = experiments.gate_table(results)
+    picked = experiments.pick(rows, 'final gate', 'task')
     assert picked[0] == ['final gate', 'task']
     assert [r[1] for r in picked] == [r[0] for r in rows]
     with pytest.raises(ValueError, match='no column'):
-        part3.pick(rows, 'final gate', 'nonsense')
+        experiments.pick(rows, 'final gate', 'nonsense')
 
 
+@pytest.mark.slow
 def test_task_controls_table_is_controls_table_on_its_side(results):
-    wide = part3.controls_table(results)
+    wide = experiments.controls_table(results)
     header = wide[0]
     for task in tasks.TASKS:
-        rows = part3.task_controls_table(results, task)
+        rows = experiments.task_controls_table(results, task)
         assert len(rows[0]) <= 6
-        assert rows[0] == ['condition', 'all streams'] + [f"stream {s}" for s in range(TINY.n_streams)] + ['all − trunk']
+        assert rows[0] == ['condition', 'all streams'] + [f"stream {s}" for s in range(TINY.n_streams)] + ['gain over trunk']
         by_stream = {r[1]: r for r in wide[1:] if r[0] == task}
-        tasks_here, gains = part3.control_gains(results)
+        tasks_here, gains = control_gains(results)
         for row in rows[1:]:
             column = header.index(row[0])
             assert row[1] == by_stream['all'][column]
             assert row[2:2 + TINY.n_streams] == [by_stream[str(s)][column] for s in range(TINY.n_streams)]
-            label = {part3.label_text(g): g for g in gains}.get(row[0])
+            label = {experiments.label_text(g): g for g in gains}.get(row[0])
             if row[0] == 'trunk':
                 assert row[-1] == '0'
             else:
                 assert _mean(row[-1]) == pytest.approx(gains[label][0][tasks_here.index(task)], abs=5e-4)
+                # signed: the trunk's loss minus the condition's, to the table's 3 decimals
+                assert _mean(row[-1]) == pytest.approx(_mean(rows[2][1]) - _mean(row[1]), abs=1.5e-3)
+                assert row[-1][0] in '+-'
     with pytest.raises(ValueError, match='no'):
-        part3.task_controls_table(results, 'copy', sched='nonsense')
+        experiments.task_controls_table(results, 'copy', sched='nonsense')
 
 
-def test_name_difference_clusters_by_group():
-    # two groups of two streams; group 0's tokens all differ by +1, group 1's by -1
-    a = [[np.array([2.0, 2.0]), np.array([2.0])], [np.array([1.0]), np.array([1.0, 1.0, 1.0])]]
-    b = [[np.array([1.0, 1.0]), np.array([1.0])], [np.array([2.0]), np.array([2.0, 2.0, 2.0])]]
-    diff, se, n = part3_live.name_difference(a, b)
-    assert n == 2
-    assert diff == pytest.approx((3 - 4) / 7)                 # the per-token mean difference
-    d, tokens = np.array([3.0, -4.0]), np.array([3.0, 4.0])
-    assert se == pytest.approx(np.sqrt(2 * ((d - diff * tokens) ** 2).sum()) / 7)
-    diff1, se1, _ = part3_live.name_difference(a, b, stream=1)
-    assert diff1 == pytest.approx((1 - 3) / 4)
-    # one value per group, all tokens equal within a group: far wider than a per-token SE
-    flat = np.concatenate([np.ravel(x) for g in a for x in g]) - np.concatenate([np.ravel(x) for g in b for x in g])
-    assert se > flat.std(ddof=1) / np.sqrt(len(flat))
-    with pytest.raises(ValueError, match='same groups'):
-        part3_live.name_difference(a, b[:1] + [[np.array([1.0]), np.array([1.0])]])
-    with pytest.raises(ValueError, match='at least 2'):
-        part3_live.name_difference(a[:1], b[:1])
-
-
-def test_name_mean_and_heldout_table():
-    m, se, n = part3_live.name_mean([1.0, 2.0, 3.0, 4.0])
-    assert (m, n) == (2.5, 4) and se == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
-    with pytest.raises(ValueError):
-        part3_live.name_mean([1.0])
-    trunk = [[np.array([2.0, 2.0])], [np.array([2.0, 1.0])], [np.array([3.0])]]
-    notes = [[np.array([1.0, 1.0])], [np.array([1.5, 1.0])], [np.array([2.0])]]
-    rows = part3_live.heldout_table({'notes': notes, 'trunk': trunk})
-    assert rows[0] == ['condition', 'nats/token', '− trunk', 'SE over names']
-    diff, se, _ = part3_live.name_difference(notes, trunk)
-    assert rows[1] == ['notes', f"{6.5 / 5:.3f}", f"{diff:+.3f}", f"{se:.3f}"]
-    assert rows[2] == ['trunk', f"{10 / 5:.3f}", '0', '-']
-    with pytest.raises(ValueError, match='base'):
-        part3_live.heldout_table({'notes': notes})
-
-
-def test_realign_puts_repaired_streams_back_with_their_own_group():
-    import random
-    groups = [('ab', 'cde'), ('f', 'gh'), ('ijk', 'l')]
-    sources = tasks.repair_sources(len(groups), 2, random.Random(1))
-    assert tasks.repair(groups, random.Random(1)) == [tuple(groups[src[s]][s] for s in range(2)) for src in sources]
-    # losses of the re-paired groups: one number per position, the text's length + 1 of them
-    repaired = [[np.full(len(groups[src[s]][s]) + 1, 10.0 * g + s) for s in range(2)] for g, src in enumerate(sources)]
-    back = part3_live.realign(repaired, sources)
-    for h, group in enumerate(groups):
-        for s, text in enumerate(group):
-            assert len(back[h][s]) == len(text) + 1
-            g = next(g for g, src in enumerate(sources) if src[s] == h)
-            assert back[h][s][0] == 10.0 * g + s
-    with pytest.raises(ValueError, match='twice'):
-        part3_live.realign(repaired, [[0, 0], [0, 1], [2, 2]])
-
-
-def test_plot_gate_starts_draws_each_start(results):
-    fig = part3.plot_gate_starts(results, 'copy')
-    gates, moves = fig.axes
-    main = {k: v for k, v in main_setting(results).items() if k != 'gate_init'}
-    lines = [l for l in gates.get_lines()]
-    assert len(lines) == 2                                       # TINY starts the gate at -5 and at 0
-    for line, g0, move in zip(lines, (-5.0, 0.0), moves.get_lines()):
-        runs = select(results, task='copy', schedule='ours', train='notes', gate_init=g0, **main)
-        vals = np.array([r['gate']['values'] for r in runs])
-        np.testing.assert_allclose(line.get_ydata(), vals.mean(0))
-        assert move.get_ydata()[0] == pytest.approx(0.0, abs=1e-4)     # every run starts at its own start
-        assert f"the gate ends at {vals.mean(0)[-1]:.4f}" in fig.microdnb_alt
-    fig.canvas.draw()
-    from matplotlib.text import Text
-    assert not [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
-                and t.get_fontsize() < 8.5]
-    with pytest.raises(ValueError, match='no'):
-        part3.plot_gate_starts(results, 'copy', sched='nonsense')
-
-
-def test_decode_conditions_keeps_what_seedstate_run_averages():
-    from microdnb.data import load_docs
-    from microdnb.study.runs import SeedState
-    from microdnb.study.spec import run_spec
-    state = SeedState(TINY, 0, load_docs()[:3000])
-    spec = run_spec(TINY, 'copy', evals=('notes', 'trunk', 'shuffled', 'repaired'))
-    measured = state.run(spec)
-    params, _, _ = state.train(spec)
-    losses, reports, groups = part3_live.decode_conditions(state, spec, params, spec.evals)
-    assert len(groups) == TINY.n_eval_groups and set(losses) == set(spec.evals)
-    for c in spec.evals:
-        total, count = part3_live.name_sums(losses[c])
-        assert total.sum() / count.sum() == pytest.approx(measured['loss'][c]['loss'], rel=1e-12)
-        for s in range(spec.n_streams):
-            t, n = part3_live.name_sums(losses[c], s)
-            assert t.sum() / n.sum() == pytest.approx(measured['loss'][c]['by_stream'][s], rel=1e-12)
-    assert reports['shuffled']['fallbacks'] == measured['loss']['shuffled']['fallbacks']
-    # re-paired losses come back in the original groups' order: same token counts per name
-    assert np.array_equal(part3_live.name_sums(losses['repaired'])[1], part3_live.name_sums(losses['notes'])[1])
-
-
-def test_sweep_table_gives_what_plot_sweeps_draws(results):
-    rows = part3.sweep_table(results, 'copy')
-    assert rows[0] == ['setting', 'value', 'notes', 'shuffled', 'trunk']
+@pytest.mark.slow
+def test_sweep_table_gives_the_trunks_loss_and_the_gains(results):
+    rows = experiments.sweep_table(results, 'copy')
+    assert rows[0] == ['setting', 'value', 'trunk loss', 'gain: notes', 'gain: shuffled']
     for axis, label in (('cadence', 'cadence'), ('lag', 'lag'), ('n_streams', 'streams')):
         mine = [r for r in rows[1:] if r[0] == label]
-        swept = part3.sweep_rows(results, 'copy', axis)
-        assert [r[1] for r in mine] == [str(v) for v, *_ in swept]
-        for row, (_, conds, *_) in zip(mine, swept):
-            assert _mean(row[2]) == pytest.approx(conds['notes'][0], abs=5e-4)
+        swept = sweep_gains(results, 'copy', axis)
+        assert [r[1] for r in mine] == [str(v) for v, _ in swept]
+        for row, (_, gains), (_, conds, *_) in zip(mine, swept, sweep_rows(results, 'copy', axis)):
+            assert _mean(row[3]) == pytest.approx(gains['notes'][0], abs=5e-4) and row[3][0] in '+-'
+            assert _mean(row[2]) == pytest.approx(conds['trunk'][0], abs=5e-4)

@@ -83,7 +83,8 @@ PROMPTS = [None, ['', 'em', 'a'], ['ava', '', 'zoe'], ['mi', 'mi', 'mi'], ['oliv
 GRID = [(gate, PROMPTS[(i + 2 * lag) % len(PROMPTS)], lag) for i, gate in enumerate(GATES) for lag in (0, 1)]
 
 
-@pytest.mark.parametrize('k', range(len(GRID)), ids=[f'gate={g}-prompts={p}-lag={lag}' for g, p, lag in GRID])
+@pytest.mark.parametrize('k', [pytest.param(k, marks=() if k < 2 else pytest.mark.slow) for k in range(len(GRID))],
+                         ids=[f'gate={g}-prompts={p}-lag={lag}' for g, p, lag in GRID])  # make check: the first two
 def test_both_engines_decode_the_same_under_gate_and_prompts(k):
     gate, prompts, lag = GRID[k]
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
@@ -116,6 +117,7 @@ def test_sample_single_prompt_in_both_engines(prompt):
         assert rng_s.random() == rng_n.random()
 
 
+@pytest.mark.slow
 def test_a_prompt_is_the_same_as_drawing_its_characters():
     # forcing the tokens a decode drew, and replaying its other draws in order, gives that
     # decode back: forced tokens go through the model as drawn ones do, and the draws of the
@@ -172,6 +174,7 @@ def trunk_probs(tokens, temperature):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('lag', [0, 1])
 def test_gate_zero_is_exactly_the_trunk(lag):
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
@@ -208,7 +211,7 @@ def test_the_notes_matter_at_other_gates():
     assert np.abs(p0 - p_half).max() > 0.05 and np.abs(p_half - p1).max() > 0.05
 
 
-@pytest.mark.parametrize('lag', [0, 1])
+@pytest.mark.parametrize('lag', [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_gate_none_is_the_trained_gate(lag):
     bcfg = BusConfig(n_streams=3, cadence=2, lag=lag)
     for engine, params in ((scalar, STATE_DICT), (vector, PARAMS)):
@@ -242,8 +245,11 @@ def test_bad_gates_and_prompts_fail_clearly(engine):
         decode(prompts=['', 3])
     with pytest.raises(ValueError, match='prompts must be None or a list of at most 2 strings'):
         decode(prompts='em')
-    with pytest.raises(ValueError, match='first_tokens'):
-        decode(first_tokens=[BOS, 99])
+    with pytest.raises(ValueError, match=r"starts 'Q' \(stream 1\) must be one character of the vocabulary"):
+        decode(starts=[None, 'Q'])
+    with pytest.raises(ValueError, match=r'starts has 3 entries for 2 stream\(s\)'):
+        decode(starts=['e', '', 'a'])
+    assert decode(starts=['e'])['texts'] == decode(starts=['e', None])['texts']   # one per stream at most
     with pytest.raises(ValueError, match="prompt has the character '!'"):
         eng.sample_single(params, CFG, TOKENIZER, random.Random(0), prompt='a!')
     with pytest.raises(ValueError, match='prompt must be a str'):

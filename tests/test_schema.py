@@ -17,7 +17,7 @@ from microdnb.checkpoint import (MAX_BYTES, MAX_DEPTH, MAX_META_BYTES, MAX_WEIGH
                                  load_checkpoint, save_checkpoint)
 from microdnb.config import LIMITS, MAX_PARAMS, BusConfig, ModelConfig, limits_json
 from microdnb.data import check_characters, Tokenizer
-from microdnb.figures.explorer import RANGES, explorer
+from microdnb.page.explorer import RANGES, explorer
 from microdnb.sampling import DECODE_LIMITS
 
 VALIDATOR = Draft202012Validator(SCHEMA)

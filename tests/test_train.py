@@ -11,7 +11,7 @@ from microdnb.scalar.layers import sigmoid
 from microdnb.params import SNC_KEYS, base_keys
 from microdnb.scalar.model import init_params, param_list
 from microdnb.scalar.train import Adam, doc_loss, streams_loss, train_phase1, train_phase2
-from microdnb.schedule import phase2_docs
+from microdnb.data import phase2_docs
 
 H = 1e-5       # measured: central-difference error ~1e-9 relative here; 1e-6 would be round-off bound
 RTOL = 1e-6
@@ -55,6 +55,7 @@ def grad_cfg():
     return ModelConfig(vocab_size=6, n_embd=8, n_head=2, block_size=8, notes_dim=4, init_std=0.3)
 
 
+@pytest.mark.slow
 def test_doc_loss_gradient_matches_central_differences(grad_cfg):
     sd = init_params(grad_cfg, random.Random(11))
     tokens = [5, 0, 3, 1, 1, 4, 2, 5]
@@ -74,6 +75,7 @@ def test_doc_loss_is_the_mean_negative_log_likelihood(grad_cfg):
     assert doc_loss(sd, grad_cfg, [5, 0, 3, 5]).data == pytest.approx(math.log(6), rel=1e-15)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('lag', [0, 1])
 def test_streams_loss_gradient_matches_central_differences(grad_cfg, lag):
     sd = init_params(grad_cfg, random.Random(12))

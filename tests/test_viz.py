@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from microdnb.figures import part1, prep, source, training  # noqa: E402
+from microdnb.figures import dataset, decoding, graph, prep, source, training, transformer  # noqa: E402
 from microdnb.scalar.autograd import Value  # noqa: E402
 
 DOCS = ['emma', 'olivia', 'ava', 'isabella', 'mia', 'ava', 'zo']
@@ -30,7 +30,7 @@ def bar_heights(ax):
 
 
 def test_name_lengths_counts_every_length():
-    fig = part1.name_lengths(DOCS, block_size=16)
+    fig = dataset.name_lengths(DOCS, block_size=16)
     ax = fig.axes[0]
     counts = Counter(len(d) for d in DOCS)
     assert bar_heights(ax) == [counts.get(n, 0) for n in range(1, max(counts) + 1)]
@@ -40,7 +40,7 @@ def test_name_lengths_counts_every_length():
 
 
 def test_char_frequencies_are_shares_in_percent():
-    fig = part1.char_frequencies(DOCS)
+    fig = dataset.char_frequencies(DOCS)
     ax = fig.axes[0]
     counts = Counter(''.join(DOCS))
     total = sum(counts.values())
@@ -51,14 +51,14 @@ def test_char_frequencies_are_shares_in_percent():
 @pytest.mark.parametrize('bad', [[], 'emma', [1, 2], None])
 def test_data_figures_reject_non_lists_of_names(bad):
     with pytest.raises(ValueError, match='docs'):
-        part1.name_lengths(bad)
+        dataset.name_lengths(bad)
     with pytest.raises(ValueError, match='docs'):
-        part1.char_frequencies(bad)
+        dataset.char_frequencies(bad)
 
 
 def test_name_lengths_rejects_bad_block_size():
     with pytest.raises(ValueError, match='block_size'):
-        part1.name_lengths(DOCS, block_size=1)
+        dataset.name_lengths(DOCS, block_size=1)
 
 
 def small_expression():
@@ -70,7 +70,7 @@ def small_expression():
 
 def test_expression_graph_has_one_box_per_node_with_data_and_grad():
     L, names = small_expression()
-    fig = part1.expression_graph(L, names)
+    fig = graph.expression_graph(L, names)
     texts = [t.get_text() for t in fig.axes[0].texts]
     nodes = L.topo_order()
     boxes = [t for t in texts if t.count('data ') == 1]
@@ -92,21 +92,21 @@ def test_expression_graph_has_one_box_per_node_with_data_and_grad():
 def test_expression_graph_labels_nodes_with_their_recorded_op():
     # 1 * 1 has local gradients (1, 1), which the old guess from the numbers drew as "+"
     a, b = Value(1), Value(1)
-    fig = part1.expression_graph(a * b + (a * b).exp(), {a: 'a', b: 'b'})
+    fig = graph.expression_graph(a * b + (a * b).exp(), {a: 'a', b: 'b'})
     labels = [t.get_text().split('\n')[0] for t in fig.axes[0].texts if 'data ' in t.get_text()]
     assert sorted(labels) == sorted(['a', 'b', '*', '*', 'exp', '+'])
 
 
 def test_expression_graph_validates():
     with pytest.raises(ValueError, match='Value'):
-        part1.expression_graph(3.0)
+        graph.expression_graph(3.0)
     with pytest.raises(ValueError, match='names'):
-        part1.expression_graph(Value(1.0), names=['x'])
+        graph.expression_graph(Value(1.0), names=['x'])
     big = Value(0.0)
     for _ in range(50):
         big = big + 1
     with pytest.raises(ValueError, match='at most 40'):
-        part1.expression_graph(big)
+        graph.expression_graph(big)
 
 
 def test_attention_heatmaps_place_each_weight_at_query_and_key():
@@ -119,7 +119,7 @@ def test_attention_heatmaps_place_each_weight_at_query_and_key():
             w = rng.random(t + 1)
             heads.append(list(w / w.sum()))
         attn.append([heads])  # one layer
-    fig = part1.attention_heatmaps(attn, list('.abc'))
+    fig = transformer.attention_heatmaps(attn, list('.abc'))
     images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
     assert len(images) == H
     for h in range(H):
@@ -133,7 +133,7 @@ def test_attention_heatmaps_are_readable_at_the_column_width():
     # four heads: two panels to a row, each over 3 in wide at the 8 in column (they were
     # four ~1.5 in panels in one row), and the strong weights written in their cells
     attn = [[[[1.0]] * 4], [[[0.8, 0.2], [0.5, 0.5], [0.1, 0.9], [0.25, 0.75]]]]
-    fig = part1.attention_heatmaps(attn, ['.', 'a'], annotate=0.3)
+    fig = transformer.attention_heatmaps(attn, ['.', 'a'], annotate=0.3)
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 4
     assert fig.get_figwidth() <= 8.0 + 1e-9
@@ -144,25 +144,25 @@ def test_attention_heatmaps_are_readable_at_the_column_width():
     assert written == {(h, '1') for h in range(4)} | {(0, '.80'), (1, '.50'), (1, '.50'), (2, '.90'),
                                                        (3, '.75')}
     # annotate=None writes nothing; one head is one panel
-    assert not any(ax.texts for ax in part1.attention_heatmaps(attn, ['.', 'a'], annotate=None).axes)
+    assert not any(ax.texts for ax in transformer.attention_heatmaps(attn, ['.', 'a'], annotate=None).axes)
     one = [[[[1.0]]], [[[0.3, 0.7]]]]
-    assert len([ax for ax in part1.attention_heatmaps(one, ['.', 'a']).axes if ax.images]) == 1
+    assert len([ax for ax in transformer.attention_heatmaps(one, ['.', 'a']).axes if ax.images]) == 1
 
 
 def test_attention_heatmaps_validate():
     with pytest.raises(ValueError, match='empty'):
-        part1.attention_heatmaps([], [])
+        transformer.attention_heatmaps([], [])
     with pytest.raises(ValueError, match='tokens'):
-        part1.attention_heatmaps([[[[1.0]]]], ['a', 'b'])
+        transformer.attention_heatmaps([[[[1.0]]]], ['a', 'b'])
     with pytest.raises(ValueError, match='weights'):
-        part1.attention_heatmaps([[[[0.5, 0.5]]]], ['a'])  # position 0 can only see itself
+        transformer.attention_heatmaps([[[[0.5, 0.5]]]], ['a'])  # position 0 can only see itself
     with pytest.raises(ValueError, match='annotate'):
-        part1.attention_heatmaps([[[[1.0]]]], ['a'], annotate=2)
+        transformer.attention_heatmaps([[[[1.0]]]], ['a'], annotate=2)
 
 
 def test_prob_bars_top_sorts_and_highlights():
     probs = [0.1, 0.6, 0.05, 0.25]
-    fig = part1.prob_bars(probs, list('abcd'), highlight=3, top=3)
+    fig = transformer.prob_bars(probs, list('abcd'), highlight=3, top=3)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ['b', 'd', 'a']
     assert bar_heights(ax) == pytest.approx([0.6, 0.25, 0.1])
@@ -171,15 +171,15 @@ def test_prob_bars_top_sorts_and_highlights():
 
 
 def test_prob_bars_accepts_values_and_validates():
-    part1.prob_bars([Value(0.5), Value(0.5)], ['a', 'b'])
+    transformer.prob_bars([Value(0.5), Value(0.5)], ['a', 'b'])
     with pytest.raises(ValueError, match='sum to 1'):
-        part1.prob_bars([0.5, 0.6], ['a', 'b'])
+        transformer.prob_bars([0.5, 0.6], ['a', 'b'])
     with pytest.raises(ValueError, match='labels'):
-        part1.prob_bars([0.5, 0.5], ['a'])
+        transformer.prob_bars([0.5, 0.5], ['a'])
     with pytest.raises(ValueError, match='highlight'):
-        part1.prob_bars([0.5, 0.5], ['a', 'b'], highlight=2)
+        transformer.prob_bars([0.5, 0.5], ['a', 'b'], highlight=2)
     with pytest.raises(ValueError, match='NaN'):
-        part1.prob_bars([math.nan, 1.0], ['a', 'b'])
+        transformer.prob_bars([math.nan, 1.0], ['a', 'b'])
 
 
 def test_smooth_is_a_trailing_moving_average():
@@ -206,20 +206,20 @@ def test_loss_curve_draws_raw_and_smoothed():
 def test_lr_schedule_and_temperature_frame():
     fig = training.lr_schedule([0.01 * (1 - s / 10) for s in range(10)])
     assert fig.axes[0].lines[0].get_ydata()[0] == pytest.approx(0.01)
-    fig = training.temperature_frame([0.5, 0.5], ['a', 'BOS'], ['ann', ''], 0.7)
+    fig = decoding.temperature_frame([0.5, 0.5], ['a', 'BOS'], ['ann', ''], 0.7)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert 'ann\n(empty)' in texts
     with pytest.raises(ValueError, match='temperature'):
-        training.temperature_frame([0.5, 0.5], ['a', 'BOS'], [], 0)
+        decoding.temperature_frame([0.5, 0.5], ['a', 'BOS'], [], 0)
     with pytest.raises(ValueError, match='names'):
-        training.temperature_frame([0.5, 0.5], ['a', 'BOS'], 'ann', 1.0)
+        decoding.temperature_frame([0.5, 0.5], ['a', 'BOS'], 'ann', 1.0)
 
 
 def test_matrix_heatmap_and_time_bars():
-    fig = part1.matrix_heatmap([[1.0, -2.0], [0.5, 0.0]], row_labels=['a', 'b'])
+    fig = transformer.matrix_heatmap([[1.0, -2.0], [0.5, 0.0]], row_labels=['a', 'b'])
     assert np.array_equal(fig.axes[0].images[0].get_array(), [[1.0, -2.0], [0.5, 0.0]])
     with pytest.raises(ValueError, match='row_labels'):
-        part1.matrix_heatmap([[1.0]], row_labels=['a', 'b'])
+        transformer.matrix_heatmap([[1.0]], row_labels=['a', 'b'])
     fig = training.time_bars({'step': {'scalar': 0.2, 'numpy': 0.001}, 'sample': {'scalar': 2.0, 'numpy': 5e-6}})
     ax = fig.axes[0]
     assert [p.get_width() for p in ax.patches] == pytest.approx([200.0, 1.0, 2000.0, 0.005])
@@ -245,7 +245,7 @@ def test_show_source_is_the_package_source():
 def test_embedding_scatter_projects_on_principal_directions():
     # points on a line: direction 1 carries all the variance, in the order of the points
     mat = [[t, 2 * t, 0.0] for t in (-1.0, 0.0, 1.0, 2.0)]
-    fig = part1.embedding_scatter(mat, list('abcd'))
+    fig = transformer.embedding_scatter(mat, list('abcd'))
     ax = fig.axes[0]
     xs = [t.get_position()[0] for t in ax.texts]
     ys = [t.get_position()[1] for t in ax.texts]
@@ -253,7 +253,7 @@ def test_embedding_scatter_projects_on_principal_directions():
     assert np.allclose(ys, 0.0)
     assert '100%' in ax.get_xlabel()
     with pytest.raises(ValueError, match='labels'):
-        part1.embedding_scatter(mat, list('abc'))
+        transformer.embedding_scatter(mat, list('abc'))
 
 
 def test_show_side_by_side_puts_both_sources_in_two_columns():

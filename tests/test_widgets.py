@@ -1,4 +1,4 @@
-"""microdnb.widgets: structure, browser-side links, accessibility hooks and input validation."""
+"""microdnb.figures.widgets: structure, browser-side links, accessibility hooks and input validation."""
 import base64
 import html
 import re
@@ -13,7 +13,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from microdnb.figures import display  # noqa: E402
-from microdnb.figures.style import fig_to_png  # noqa: E402
 from microdnb.figures.widgets import scrubber  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -55,12 +54,12 @@ def _parts(box):
     return sliders, box.children[-1]
 
 
-def test_fig_to_png_is_deterministic_and_closes():
+def test_png_is_deterministic_and_closes():
     def fig():
         f, ax = plt.subplots(figsize=(2, 1))
         ax.plot([0, 1, 2], [1, 0, 1])
         return f
-    a, b = fig_to_png(fig()), fig_to_png(fig())
+    a, b = display.png(fig(), alt='a line'), display.png(fig(), alt='a line')
     assert a.startswith(PNG_MAGIC) and a == b
     assert plt.get_fignums() == []
 

@@ -11,14 +11,13 @@ with that alt text. The worked examples (Adam, attention, SNC) are re-exported f
 """
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from ..bus import emits, visibility
+from ..bus import check_lengths, emits, visibility
 from ..config import ModelConfig, check_int
 from ..params import param_shapes
 from ..scalar import Value, sigmoid
 from .diagrams_draw import (BUS, FONT, GATE, GREY, INK, MUTED, NORM, PLAN, SMALL, SNC, TITLE, TRUNK, WIDTH,
                             arrow, box, canvas, gids, label, line, plus, tint)
 from .diagrams_worked import adam_trace, adam_update, attention_worked_example, snc_worked_example
-from .prep import check_lengths
 from .style import stream_color, stream_marker
 
 __all__ = ['gpt_block', 'bus_dataflow', 'read_rule', 'first_reads', 'describe_gpt_block',
@@ -253,7 +252,7 @@ def read_rule(lengths, cadence, lag=(0, 1), ended=()):
     lag 0, the reference's round-robin, beside lag 1, the paper's). The plan seeds
     (column 'plan') are readable by every other stream from round 0.
     """
-    check_lengths(lengths)
+    check_lengths(lengths, 1)
     cadence = check_int(cadence, 'cadence', 1)
     lags = [check_int(l, 'lag', 0) for l in ((lag,) if isinstance(lag, int) else lag)]
     if not lags:

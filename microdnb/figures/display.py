@@ -15,8 +15,8 @@ Typical use in a chapter::
 
     from microdnb.figures.display import png, show
 
-    show(part1.name_lengths(docs, block_size=16))
-    frames = {T: png(part1.temperature_frame(probs, labels, names, T)) for T in temps}
+    show(dataset.name_lengths(docs, block_size=16))
+    frames = {T: png(decoding.temperature_frame(probs, labels, names, T)) for T in temps}
 
 The PNG bytes are deterministic for a given figure (no "Software" stamp, no time), so
 re-running a chapter reproduces its stored outputs exactly.

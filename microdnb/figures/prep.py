@@ -49,13 +49,6 @@ def check_docs(docs):
         raise ValueError("docs must be a non-empty list of strings (e.g. from data.load_docs())")
 
 
-def check_lengths(lengths):
-    if isinstance(lengths, (str, bytes)) or not lengths or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in lengths):
-        raise ValueError(f"lengths must be a non-empty list of integers >= 1 (positions each "
-                         f"stream runs), got {lengths!r}")
-
-
 def smooth(values, window):
     """Trailing moving average over `window` steps (shorter at the start, so no step is lost)."""
     x = floats(values, 'values')

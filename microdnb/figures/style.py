@@ -1,13 +1,9 @@
-"""What every figure shares: the column width, one colour-blind-safe palette, PNG rendering.
+"""What every figure shares: the column width and one colour-blind-safe palette.
 
 The palette is Okabe and Ito's (2008), distinguishable under the common colour-vision
 deficiencies; where colour carries meaning a figure adds a second cue (a marker, a
 hatch or a label), so no reader depends on colour alone.
 """
-import io
-
-import matplotlib.pyplot as plt
-
 WIDTH = 8.0  # inches: one book column
 
 # Okabe-Ito, in the order streams use them: blue, vermillion, bluish green, orange,
@@ -29,16 +25,3 @@ def stream_color(stream):
 def stream_marker(stream):
     return STREAM_MARKERS[stream % len(STREAM_MARKERS)]
 
-
-def fig_to_png(fig, dpi=100):
-    """Render a matplotlib figure to PNG bytes and close it.
-
-    The bytes are deterministic for a given figure (no "Software" metadata stamp), so
-    rebuilding the book does not churn the stored notebooks.
-    """
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    finally:
-        plt.close(fig)
-    return buf.getvalue()

@@ -1,15 +1,14 @@
-"""Figures of chapters 4 and 5: the loss and learning rate while training, sampling at a
-temperature, and the two engines' times side by side. Each sets `fig.microdnb_alt` from
-the data it draws.
+"""Training drawn: the loss and learning rate per step (chapter 4), phase 2's loss and gate
+step by step (chapter 9), and the two engines' times side by side (chapter 5). Each sets
+`fig.microdnb_alt` from the data it draws.
 """
-
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .part1 import prob_bars
 from .prep import floats, new_axes, smooth
-from .style import BLUE, GREEN, GREY, HATCHES, ORANGE, PURPLE, WIDTH
-from .words import join_and, lead, prob_text, quote_token
+from .style import BLUE, GREEN, GREY, HATCHES, ORANGE, PURPLE, STREAM_COLORS, WIDTH
+from .words import join_and, lead
 
 
 def loss_curve(losses, window=50, baseline=None, title=None, ax=None, label='loss per step'):
@@ -64,35 +63,6 @@ def lr_schedule(lrs, ax=None, title='learning rate per step'):
     fig.microdnb_alt = f"{lead(title)}Line chart of the learning rate at each of {len(x):,} steps: {shape}."
     return fig
 
-
-def temperature_frame(probs, labels, names, temperature):
-    """One frame of the temperature widget: the first-character distribution and some samples."""
-    if not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
-    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-        raise ValueError("names must be a list of strings")
-    fig, (ax, ax_txt) = plt.subplots(1, 2, figsize=(WIDTH, 3.0), gridspec_kw={'width_ratios': [3.2, 1]})
-    prob_bars(probs, labels, ax=ax)
-    ax.set_ylim(0, 1.0)
-    ax.set_title(f'first character after BOS, temperature {temperature:g}', fontsize=11)
-    ax_txt.axis('off')
-    ax_txt.set_title('sampled names', fontsize=11)
-    ax_txt.text(0.05, 0.97, '\n'.join(n if n else '(empty)' for n in names), va='top', ha='left',
-                fontsize=10, family='monospace', transform=ax_txt.transAxes)
-    fig.tight_layout()
-    p = floats(probs, 'probs')
-    ranked = sorted(range(len(p)), key=lambda i: -p[i])
-    above = int((p > 0.01).sum())
-    fig.microdnb_alt = (
-        f"Temperature {temperature:g}. Left: the probability of each first character after BOS; the "
-        f"most likely are " + join_and([f"{quote_token(labels[i])} ({prob_text(p[i])})" for i in ranked[:3]])
-        + f", and {above} of {len(p)} tokens {'has' if above == 1 else 'have'} more than 1%. Right: "
-        f"{len(names)} names sampled at this temperature: "
-        + (', '.join(n if n else '(empty)' for n in names) if names else 'none') + ".")
-    return fig
-
-
-# ---------------------------------------------------------------- chapter 5: efficiency
 
 def _format_seconds(t):
     if t >= 1:
@@ -149,3 +119,104 @@ def time_bars(times, title=None, ax=None):
     fig.microdnb_alt = (f"{lead(title)}Horizontal bars on a log scale, one per engine "
                         f"({join_and(engines)}) for each task: " + '; '.join(parts) + ".")
     return fig
+
+
+def phase2_figure(phase2, trunk_pair_loss, gate_steady, window=25, gate_max=None, printed_every=50):
+    """Phase 2 step by step. Top: the loss of each step's pair (one pair of names per
+    step; the reference prints every `printed_every`-th step, marked) and the frozen
+    trunk's loss on the same pair. Bottom left: SNC's gain over the trunk on each step's pair,
+    trunk minus phase 2 (positive = SNC lowers the loss, the book's one sign convention), with
+    its running mean over `window` steps and +-1 standard error of that mean (over the
+    window's pairs). Bottom right: the gate, on a log scale, against what a steady gradient
+    would reach (`gate_steady` per step, e.g. sigmoid(-5 + cumulative learning rate)) and,
+    if given, the most any gradient could reach (`gate_max` per step, e.g. with
+    `measure.adam_step_bound` times the cumulative learning rate)."""
+    loss = np.asarray(phase2['loss'], dtype=float)
+    gate = np.asarray(phase2['gate'], dtype=float)
+    trunk = np.asarray(trunk_pair_loss, dtype=float)
+    steady = np.asarray(gate_steady, dtype=float)
+    if not (len(loss) == len(gate) == len(trunk) == len(steady)) or len(loss) < window or window < 2:
+        raise ValueError(f"phase2 loss/gate, trunk_pair_loss and gate_steady need the same length "
+                         f">= window ({window}, at least 2); got {len(loss)}, {len(gate)}, {len(trunk)}, "
+                         f"{len(steady)}")
+    most = None if gate_max is None else np.asarray(gate_max, dtype=float)
+    if most is not None and len(most) != len(loss):
+        raise ValueError(f"gate_max needs one value per step ({len(loss)}), got {len(most)}")
+    if isinstance(printed_every, bool) or not isinstance(printed_every, int) or printed_every < 1:
+        raise ValueError(f"printed_every must be an integer >= 1, got {printed_every!r}")
+    steps = np.arange(1, len(loss) + 1)
+    printed = np.array(sorted({1, *range(printed_every, len(loss) + 1, printed_every)}))
+    # two rows, so each panel is readable in one book column: the loss across the top,
+    # SNC's contribution and the gate below it
+    fig, axd = plt.subplot_mosaic([['loss', 'loss'], ['diff', 'gate']], figsize=(WIDTH, 6.6),
+                                  layout='constrained')
+    ax = axd['loss']
+    # the two curves nearly coincide: the wide pale one underneath, the trunk's thin dashes
+    # on top, so both stay visible
+    ax.plot(steps, loss, color=STREAM_COLORS[5], linewidth=3.0, label="phase 2, every step's pair")
+    ax.plot(steps, trunk, color='black', linewidth=0.9, linestyle=(0, (3, 2)), zorder=3,
+            label='trunk alone, same pair')
+    ax.plot(printed, loss[printed - 1], linestyle='none', marker='o', markersize=6, color=STREAM_COLORS[1],
+            markeredgecolor='black', zorder=4, label=f'the lines the reference prints (every {printed_every}th)')
+    ax.set_xlabel('phase-2 step')
+    ax.set_ylabel("loss of the step's pair")
+    ax.set_title('loss per step (one pair of names each)', fontsize=11)
+    low, high = min(loss.min(), trunk.min()), max(loss.max(), trunk.max())
+    ax.set_ylim(low - 0.05, high + 0.35 * (high - low))  # room for the legend above the curves
+    ax.legend(fontsize=9, frameon=False, loc='upper right', ncol=2)
+    ax = axd['diff']
+    diff = trunk - loss   # the gain over the trunk: positive when SNC helps
+    mean = smooth(diff, window)
+    # standard error of the running mean: the spread of the window's per-pair differences
+    sq = smooth(diff ** 2, window)
+    n = np.minimum(steps, window)
+    se = np.sqrt(np.maximum(sq - mean ** 2, 0.0) * n / np.maximum(n - 1, 1) / n)
+    shown = slice(window - 1, None)
+    ax.plot(steps, diff, color=STREAM_COLORS[0], linewidth=0.5, alpha=0.5, label='each step')
+    ax.fill_between(steps[shown], (mean - se)[shown], (mean + se)[shown], color=STREAM_COLORS[3], alpha=0.35,
+                    linewidth=0, label='running mean ± 1 SE')
+    ax.plot(steps[shown], mean[shown], color=STREAM_COLORS[3], linewidth=1.8,
+            label=f'running mean ({window} steps)')
+    ax.axhline(0, color='black', linewidth=0.8)
+    ax.set_xlabel('phase-2 step')
+    ax.set_ylabel('trunk - phase 2 (nats)')
+    ax.set_title("SNC's gain over the trunk (positive: SNC helps)", fontsize=11)
+    low, high = diff.min(), diff.max()
+    ax.set_ylim(low - 0.05 * (high - low), high + 0.45 * (high - low))  # room for the legend above
+    ax.legend(fontsize=8.5, frameon=False, loc='upper left')
+    ax = axd['gate']
+    if most is not None:
+        ax.plot(steps, most, color='black', linestyle=':', linewidth=1.4, label="Adam's bound")
+    ax.plot(steps, steady, color=GREY, linestyle='--', label='steady gradient')
+    ax.plot(steps, gate, color=STREAM_COLORS[0], linewidth=2, label='gate')
+    ax.set_yscale('log')
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 4.0, 6.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel('phase-2 step')
+    ax.set_ylabel('gate, sigmoid(logit) (log scale)')
+    ax.set_title('the gate', fontsize=11)
+    ax.legend(fontsize=8.5, frameon=False, loc='upper left')
+    for ax in axd.values():
+        for side in ('top', 'right'):
+            ax.spines[side].set_visible(False)
+    fig.microdnb_alt = _alt_phase2(loss, trunk, diff, gate, steady, most, window, printed, se)
+    return fig
+
+
+def _alt_phase2(loss, trunk, diff, gate, steady, most, window, printed, se):
+    mean = smooth(diff, window)
+    corr = np.corrcoef(loss, trunk)[0, 1] if len(loss) > 1 and loss.std() and trunk.std() else float('nan')
+    bound = (f", and the most any gradient could reach (dotted, Adam's bound) {most[-1]:.4f}"
+             if most is not None else "")
+    return (f"Phase 2 over {len(loss)} steps, in three panels. Top: the loss of each step's pair "
+            f"(wide pale line, mean {loss.mean():.3f}) with the frozen trunk's loss on the same pair "
+            f"drawn over it in black dashes (mean {trunk.mean():.3f})"
+            + ("; the two curves nearly coincide" if corr > 0.95 else "") + f", correlation {corr:.3f}."
+            f" Dots mark the {len(printed)} steps the reference prints. "
+            f"Bottom left: SNC's gain over the trunk, trunk minus phase 2 (positive when SNC lowers the "
+            f"loss), per step and as a running mean over "
+            f"{window} steps with a band of plus or minus one standard error; the running mean ends at "
+            f"{mean[-1]:+.4f} ± {se[-1]:.4f} nats and stays between {mean[window - 1:].min():+.4f} and "
+            f"{mean[window - 1:].max():+.4f}. Bottom right, log scale: the gate goes from {gate[0]:.4f} "
+            f"to {gate[-1]:.4f}; a steady gradient (dashed) would have reached {steady[-1]:.4f}{bound}.")

@@ -4,10 +4,11 @@
 microgpt. The SNC / planner parameters are drawn after the trunk's, so the trunk
 is initialised exactly as in the original microgpt for the same seed.
 """
+from ..params import float_rows, param_shapes
 from .autograd import Value
-from ..params import param_shapes
 from .layers import linear, matrix, multi_head_attention, rmsnorm
 from .snc import snc_cross_attention
+
 
 def init_params(cfg, rng):
     """A fresh state_dict, drawing from `rng` (a random.Random) in the reference's order:
@@ -23,19 +24,8 @@ def init_params(cfg, rng):
 
 
 def params_from(params):
-    """A state_dict of fresh `Value`s from any engine's parameters (rows of Values or floats, 2-D arrays)."""
-    if not isinstance(params, dict) or not params:
-        raise ValueError(f"params_from needs a non-empty dict name -> matrix, got {type(params).__name__}")
-    return {name: [[Value(float(x.data if isinstance(x, Value) else x)) for x in row]
-                   for row in (mat.tolist() if hasattr(mat, 'tolist') else mat)]
-            for name, mat in params.items()}
-
-
-def to_floats(state_dict):
-    """name -> rows of Python floats (what checkpoints store)."""
-    if not isinstance(state_dict, dict) or not state_dict:
-        raise ValueError("to_floats needs a non-empty dict name -> rows of Values")
-    return {name: [[v.data for v in row] for row in mat] for name, mat in state_dict.items()}
+    """A state_dict of fresh `Value`s from any engine's parameters (`params.float_rows`)."""
+    return {name: [[Value(x) for x in row] for row in rows] for name, rows in float_rows(params, 'params_from: params').items()}
 
 
 def param_list(state_dict, keys):

@@ -1,5 +1,6 @@
 """The planner seed: snapshot 0 of a stream's bus, before any token has been written."""
 from .layers import linear
+from .model import gpt
 
 
 def plan_seed(state_dict, cfg, token_id):
@@ -8,7 +9,6 @@ def plan_seed(state_dict, cfg, token_id):
     In the reference every stream starts from BOS, so this is the same vector for
     every stream of every example: a learned constant, not a plan.
     """
-    from .model import gpt  # model imports snc; a late import keeps the modules acyclic
     keys_tmp = [[] for _ in range(cfg.n_layer)]
     values_tmp = [[] for _ in range(cfg.n_layer)]
     _, hidden = gpt(state_dict, cfg, token_id, 0, keys_tmp, values_tmp)

@@ -44,12 +44,13 @@ def sample_single(state_dict, cfg, tokenizer, rng, temperature=0.5, record=False
 
 
 def sample_parallel(state_dict, cfg, bcfg, tokenizer, rng, temperature=0.5, record=False,
-                    first_tokens=None, gate=None, prompts=None):
+                    starts=None, gate=None, prompts=None):
     """Generate `bcfg.n_streams` names together, round-robin, through the Notes Bus.
 
-    Each stream's bus is seeded with the plan seed of its first token (BOS unless
-    `first_tokens` says otherwise). A stream that samples BOS stops and posts nothing
-    more (as in the reference's inference loop).
+    Each stream starts from BOS, or from its start letter if `starts` (None, or one entry
+    per stream: None or '' for BOS, or one character of the vocabulary) gives one, and its
+    bus is seeded with the plan seed of that token. A stream that samples BOS stops and
+    posts nothing more (as in the reference's inference loop).
 
     gate: None for the trained gate; a number in [0, 1] replaces the gate multiplier in
     every SNC call of this decode (0: the notes have no effect, the trunk's distributions).
@@ -59,20 +60,21 @@ def sample_parallel(state_dict, cfg, bcfg, tokenizer, rng, temperature=0.5, reco
     order); a forced token is part of the stream: it posts at the cadence, and its text
     includes the prompt.
 
-    Returns {'texts', 'tokens', 'rounds', 'steps'} and, with record=True, 'events':
+    Returns {'texts' (each with its start letter and its prompt), 'tokens' (what each
+    stream wrote), 'rounds', 'steps'} and, with record=True, 'events':
     one dict per generated position (stream, pos, token, forced (bool), probs, snc weights
     per layer and head, labels of the notes read as (stream, round) with None for the
     plan seed, the gated SNC delta), and 'posts': (stream, round, snapshot floats).
     """
-    first_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, temperature,
-                                                first_tokens, gate, prompts)
+    start_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, temperature,
+                                                starts, gate, prompts)
     n_streams = bcfg.n_streams
     stream_keys = [[[] for _ in range(cfg.n_layer)] for _ in range(n_streams)]
     stream_values = [[[] for _ in range(cfg.n_layer)] for _ in range(n_streams)]
     bus = NotesBus(n_streams, bcfg.lag)
     for si in range(n_streams):
-        bus.seed(si, plan_seed(state_dict, cfg, first_tokens[si]))
-    stream_tokens = list(first_tokens)
+        bus.seed(si, plan_seed(state_dict, cfg, start_tokens[si]))
+    stream_tokens = list(start_tokens)
     samples = [[] for _ in range(n_streams)]
     done = [False] * n_streams
     events, posts = [], []
@@ -104,4 +106,4 @@ def sample_parallel(state_dict, cfg, bcfg, tokenizer, rng, temperature=0.5, reco
                     posts.append((si, pos_id, [s.data for s in snapshot]))
         if all(done):
             break
-    return parallel_trace(tokenizer, samples, rounds, steps, record, events, posts)
+    return parallel_trace(tokenizer, start_tokens, samples, rounds, steps, record, events, posts)

@@ -6,12 +6,12 @@ with a dict (step, num_steps, loss, lr and, in phase 2, gate), e.g. to record cu
 """
 from .autograd import Value
 from ..bus import NotesBus, emits
+from ..data import phase2_docs
 from .layers import linear, softmax
 from ..params import SNC_KEYS, base_keys
 from .model import gpt, param_list
 from .planner import plan_seed
 from .snc import gate_value
-from ..schedule import phase2_docs
 
 
 class Adam:

@@ -3,7 +3,8 @@
 A condition says what a stream reads from the Notes Bus while a group of streams is
 decoded teacher-forced. Each is made by a notes hook (the engine's `notes_hook`, which
 may replace the notes a stream reads in a round) or, for 're-paired', by decoding other
-groups; `decode` is the one place a condition is turned into decodes and per-token losses.
+groups; `losses_under` is the one place a condition is turned into teacher-forced decodes
+and per-token losses.
 """
 import numpy as np
 
@@ -63,7 +64,7 @@ HOOKS = {'notes': None, 'trunk': read_nothing, 'posts_zeroed': zero_posts, 'plan
 def hook(condition):
     """The notes hook of a condition made by a hook alone (None for 'notes')."""
     if condition in ('shuffled', 'repaired'):
-        raise ValueError(f"{condition!r} needs other groups' runs: use decode(...)")
+        raise ValueError(f"{condition!r} needs other groups' decodes: use losses_under(...)")
     return HOOKS[check_condition(condition)]
 
 
@@ -135,8 +136,9 @@ def token_losses(params, cfg, bcfg, streams, hook=None):
             for seq, logp in zip(streams, vector.streams_log_probs(params, cfg, bcfg, streams, notes_hook=hook))]
 
 
-def decode(params, cfg, bcfg, token_groups, condition, keys=None, repaired=None):
-    """Decode every group of token lists under `condition` (numpy parameters).
+def losses_under(params, cfg, bcfg, token_groups, condition, keys=None, repaired=None):
+    """Every group of token lists decoded teacher-forced under `condition` (numpy parameters):
+    the per-token losses.
 
     keys: for 'shuffled', what each group writes (see choose_donors).
     repaired: for 'repaired', the re-paired token groups (same streams, other partners;

@@ -1,28 +1,23 @@
 """Measurements the book's part II makes on the Notes Bus and on trained models.
 
-Bus bookkeeping (`bus_stats`, `forward_passes`) needs no model. The model measurements
+Bus bookkeeping (`bus_stats`, `forward_passes`) needs no model; `decoding_speed` times it.
+The model measurements
 (held-out loss under the control conditions of `controls`, the SNC delta's size, the plan
-seeds) run on the numpy engine; given the scalar engine's `Value` parameters they convert
-them to numpy first, so a test can build a model with the scalar engine and check these
-numbers against its own forward.
+seeds) run on the numpy engine, on any engine's parameters (read with `vector.params_from`),
+so a test can build a model with the scalar engine and check these numbers against its own
+forward.
 """
 import math
 import random
+import time
 
 import numpy as np
 
 from .. import vector
-from ..bus import visibility
+from ..bus import check_lengths, visibility
 from ..config import REFERENCE_BUS, BusConfig, ModelConfig, check_float, check_int
 from ..reference import N_STREAMS_INFER
 from . import controls
-
-
-def _check_lengths(lengths):
-    if isinstance(lengths, (str, bytes)) or not lengths or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in lengths):
-        raise ValueError(f"lengths must be a non-empty list of integers >= 1, got {lengths!r}")
-    return list(lengths)
 
 
 # ---------------------------------------------------------------- the bus, without a model
@@ -38,7 +33,7 @@ def bus_stats(lengths, cadence, lag, ended=()):
                   note from that stream is (t - round it was posted after; a plan seed
                   counts as posted at round -1). 0 means "posted this same round".
     """
-    lengths = _check_lengths(lengths)
+    lengths = check_lengths(lengths, 1)
     posts, reads = visibility(lengths, check_int(cadence, 'cadence', 1), check_int(lag, 'lag', 0), ended)
     n_streams = len(lengths)
     ages = []
@@ -57,15 +52,65 @@ def bus_stats(lengths, cadence, lag, ended=()):
 def forward_passes(lengths, cadence, lag):
     """How many forward passes, one after another, a parallel decode of streams running
     `lengths` positions needs when every pass that can be batched is batched: the blocks
-    the numpy engine's scheduler runs (`vector.round_passes`, per round).
+    the numpy engine runs (`vector.round_passes`, batched wherever the read rule allows).
 
     lag >= 1: one pass per round (no stream reads its own round's posts).
     lag 0: in a round where nobody posts, every stream reads the same notes whatever
     the order, so the round is one pass; in a posting round, later streams read earlier
     streams' fresh notes, so the live streams go one at a time.
     """
-    lengths = _check_lengths(lengths)
-    return sum(vector.round_passes(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), lengths))
+    return sum(passes_per_round(lengths, cadence, lag))
+
+
+def passes_per_round(lengths, cadence, lag):
+    """The forward passes of each round that `forward_passes` counts, round by round."""
+    lengths = check_lengths(lengths, 1)
+    return vector.round_passes(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), lengths)
+
+
+# ---------------------------------------------------------------- what batching buys, in time
+
+def decoding_speed(params, cfg, tokenizer, n_streams=(1, 2, 3, 4, 8), groups=20, repeats=5, cadence=3,
+                   temperature=0.5, seed=0):
+    """Wall-clock time of parallel decoding at lag 1 with every live stream of a round in one
+    forward pass (batched), against the same decode with one stream at a time
+    (`sample_parallel(..., batched=False)`, the reference's round-robin: one pass per stream
+    per round). At lag 1 no stream reads a note of its own round, so both draw the same names
+    (checked: a ValueError if not).
+
+    For each number of streams N: `groups` decodes (random seeds seed, seed + 1, ...), timed
+    with time.perf_counter, both ways, `repeats` times; within a repeat the two ways take turns
+    decode by decode (which goes first alternates), so a change in the machine's load falls on
+    both alike. Returns {N: {'batched': seconds per repeat (array), 'one_at_a_time': the same,
+    'ratio': one_at_a_time / batched per repeat, 'passes': {'batched': rounds, 'one_at_a_time':
+    token steps} (forward passes one after another over the groups, the plan seeds' one pass per
+    decode not counted), 'steps': token steps, 'rounds': rounds}}.
+    """
+    n_streams = [check_int(n, 'n_streams', 1, 16) for n in n_streams]
+    groups, repeats = check_int(groups, 'groups', 1), check_int(repeats, 'repeats', 1)
+    arrays = vector.params_from(params)
+    out = {}
+    for n in n_streams:
+        bcfg = BusConfig(n_streams=n, cadence=cadence, lag=1)
+        times = {True: np.zeros(repeats), False: np.zeros(repeats)}
+        steps = rounds = 0
+        for r in range(repeats):
+            for g in range(groups):
+                texts = {}
+                for batched in ((True, False) if (r + g) % 2 == 0 else (False, True)):
+                    start = time.perf_counter()
+                    trace = vector.sample_parallel(arrays, cfg, bcfg, tokenizer, random.Random(seed + g),
+                                                   temperature, batched=batched)
+                    times[batched][r] += time.perf_counter() - start
+                    texts[batched] = trace['texts']
+                if texts[True] != texts[False]:
+                    raise ValueError(f"batched and one-at-a-time decoding drew different names ({n} streams, "
+                                     f"seed {seed + g}): {texts[True]} against {texts[False]}")
+                if r == 0:
+                    steps, rounds = steps + trace['steps'], rounds + trace['rounds']
+        out[n] = {'batched': times[True], 'one_at_a_time': times[False], 'ratio': times[False] / times[True],
+                  'passes': {'batched': rounds, 'one_at_a_time': steps}, 'steps': steps, 'rounds': rounds}
+    return out
 
 
 # ---------------------------------------------------------------- how far Adam moves the gate
@@ -120,12 +165,6 @@ def heldout_groups(docs, n_groups=200, group_size=2, tail=400):
     return [tuple(pool[g * group_size:(g + 1) * group_size]) for g in range(n_groups)]
 
 
-def _np_params(params):
-    """numpy parameters from numpy or scalar (Value) parameters."""
-    first = next(iter(params.values()))
-    return vector.params_from(params) if isinstance(first, list) else params
-
-
 def _token_groups(groups, tokenizer):
     if not groups or any(isinstance(g, str) or not g for g in groups):
         raise ValueError("groups must be a non-empty list of tuples of names (see heldout_groups)")
@@ -139,13 +178,13 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, condition='notes', rat
     Returns a dict: loss (mean per token over every token of every group), n_tokens,
     losses (per token: group by group, stream by stream), positions and groups (the
     position and the group index of each of those tokens); for 'shuffled' also fallbacks
-    and dropped_notes (see controls.decode); with ratios=True ('notes' only) ratios: per
+    and dropped_notes (see controls.losses_under); with ratios=True ('notes' only) ratios: per
     token and layer that read at least one note, |SNC delta| / |residual it is added to|.
     """
     controls.check_condition(condition, tuple(c for c in controls.CONDITIONS if c != 'repaired'))
     if ratios and condition != 'notes':
         raise ValueError("ratios are measured with the notes as trained only (condition='notes')")
-    params = _np_params(params)
+    params = vector.params_from(params)
     token_groups = _token_groups(groups, tokenizer)
     report, snc_ratios = {}, []
     if ratios:  # the bus as trained, and what SNC added to the residual at each token
@@ -160,7 +199,7 @@ def heldout_measure(params, cfg, bcfg, tokenizer, groups, condition='notes', rat
                     if t < len(r) and trace['read'][t]:
                         snc_ratios.extend(r[t])
     else:
-        per_group, report = controls.decode(params, cfg, bcfg, token_groups, condition, keys=groups)
+        per_group, report = controls.losses_under(params, cfg, bcfg, token_groups, condition, keys=groups)
     losses, positions, group_index = [], [], []
     for g, streams in enumerate(per_group):
         for nll in streams:
@@ -179,7 +218,7 @@ def with_gate(params, gate):
     """A copy of numpy `params` whose SNC gate is `gate` (0 < gate <= 1; 1 means the logit 40,
     where sigmoid is 1.0 in float64)."""
     gate = check_float(gate, 'gate', 0.0, 1.0, min_open=True)
-    out = {k: v.copy() for k, v in _np_params(params).items()}
+    out = vector.params_from(params)
     out['snc_gate'][0, 0] = 40.0 if gate == 1 else math.log(gate / (1 - gate))
     return out
 
@@ -187,7 +226,7 @@ def with_gate(params, gate):
 def plan_seeds(params, cfg, bcfg, tokenizer, groups):
     """Every plan seed any stream read while the groups were decoded, as rows of an array
     (taken off the bus through the engine's notes hook, not recomputed)."""
-    params = _np_params(params)
+    params = vector.params_from(params)
     seeds = []
 
     def grab(reader, round_, labels, notes):
@@ -202,7 +241,7 @@ def first_token_probs(params, cfg, bcfg, tokenizer, reader=0):
     """The model's distribution (temperature 1) of a name's first character, for stream
     `reader` of `bcfg.n_streams` streams that all start from BOS (at position 0 SNC can
     only read plan seeds), and for the trunk alone. Returns (with_bus, trunk) arrays."""
-    params = _np_params(params)
+    params = vector.params_from(params)
     reader = check_int(reader, 'reader', 0, bcfg.n_streams - 1)
     empty = [tokenizer.BOS, tokenizer.BOS]
     logp = vector.streams_log_probs(params, cfg, bcfg, [empty] * bcfg.n_streams)[reader][0]
@@ -243,43 +282,7 @@ def gate_sweep(params, cfg, tokenizer, groups, gates, loss_bus=REFERENCE_BUS, sa
     return out
 
 
-# ---------------------------------------------------------------- small statistics
-
-def paired_difference(a, b):
-    """Mean of a - b over paired per-token losses, and its standard error (the spread of
-    the differences / sqrt(n)): is a difference between two conditions bigger than noise?"""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError(f"need two 1-D arrays of the same length >= 2, got shapes {a.shape}, {b.shape}")
-    d = a - b
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-
-
-def clustered_difference(a, b, clusters):
-    """Mean of a - b over paired per-token losses, and its standard error with the tokens
-    grouped into `clusters` (one integer label per token, e.g. the name it belongs to).
-
-    Tokens of one name are not independent (a hard name is hard at every position), so
-    the clusters, not the tokens, are the independent units (a cluster-robust standard
-    error): each cluster's deviations from the mean difference are summed, and the SE is
-    sqrt(n / (n - 1) * sum of the squared cluster sums) / (number of tokens), for n
-    clusters. With every token its own cluster it is `paired_difference`'s SE.
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    clusters = np.asarray(clusters)
-    if a.shape != b.shape or a.shape != clusters.shape or a.ndim != 1:
-        raise ValueError(f"a, b and clusters must be 1-D and of one length, got shapes "
-                         f"{a.shape}, {b.shape}, {clusters.shape}")
-    if not np.issubdtype(clusters.dtype, np.integer):
-        raise ValueError(f"clusters must be integer labels, one per token, got dtype {clusters.dtype}")
-    labels, index = np.unique(clusters, return_inverse=True)
-    if len(labels) < 2:
-        raise ValueError(f"clusters must hold at least 2 distinct labels, got {len(labels)}")
-    d = a - b
-    resid = np.bincount(index, weights=d - d.mean())
-    n = len(labels)
-    return float(d.mean()), float(np.sqrt(n / (n - 1) * (resid ** 2).sum()) / len(d))
-
+# ---------------------------------------------------------------- held-out measurements, summarised
 
 def loss_by_position(measure):
     """Mean loss at each position, from a `heldout_measure` result: (positions, means, counts)."""
@@ -288,16 +291,6 @@ def loss_by_position(measure):
     counts = np.bincount(pos, minlength=len(ps))
     sums = np.bincount(pos, weights=losses, minlength=len(ps))
     return ps, sums / np.maximum(counts, 1), counts
-
-
-def name_of_token(measure):
-    """The index of the name each token of a `heldout_measure` result belongs to (its
-    positions restart at 0 with every name): the clusters of `clustered_difference`."""
-    pos = np.asarray(measure['positions'])
-    if pos.ndim != 1 or not len(pos) or pos[0] != 0:
-        raise ValueError("measure['positions'] must be a 1-D array of positions starting at 0 "
-                         "(a heldout_measure result)")
-    return np.cumsum(pos == 0) - 1
 
 
 def group_losses(measure):

@@ -18,7 +18,7 @@ def evaluate(params, cfg, bcfg, token_groups, condition, names=None, repaired_gr
     Returns {'loss' (mean per token), 'by_stream' (mean per token of each stream),
     'nats_per_group', 'n_tokens'}, and for 'shuffled' 'fallbacks' and 'dropped_notes'.
     """
-    losses, report = controls.decode(params, cfg, bcfg, token_groups, condition, names, repaired_groups)
+    losses, report = controls.losses_under(params, cfg, bcfg, token_groups, condition, names, repaired_groups)
     k = len(token_groups[0])
     sums, counts = np.zeros(k), np.zeros(k)
     for streams in losses:
@@ -31,7 +31,7 @@ def evaluate(params, cfg, bcfg, token_groups, condition, names=None, repaired_gr
 
 def snc_delta_norm(task, params, cfg, bcfg, tokenizer, groups, rng, temperature):
     """Mean length |SNC delta| of what SNC adds to the residual stream, over every decoding
-    step that read at least one note, when the groups are sampled (with their prompts).
+    step that read at least one note, when the groups are sampled (with their start letters).
 
     The gate is only one factor of SNC's output; this measures the output itself, so that
     a gate that barely moves can be told apart from an SNC that does nothing.
@@ -39,7 +39,7 @@ def snc_delta_norm(task, params, cfg, bcfg, tokenizer, groups, rng, temperature)
     norms = []
     for g in groups:
         trace = vector.sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature, record=True,
-                                       first_tokens=tasks.first_tokens(task, g, tokenizer))
+                                       starts=tasks.starts(task, g))
         for event in trace['events']:
             if event['notes']:
                 norms.extend(float(np.linalg.norm(d)) for d in event['snc_delta'])
@@ -47,18 +47,17 @@ def snc_delta_norm(task, params, cfg, bcfg, tokenizer, groups, rng, temperature)
 
 
 def sample_groups(task, params, cfg, bcfg, tokenizer, groups, rng, temperature, hook=None, gate=None):
-    """Sample one parallel decode per group (prompted as the task says), drawing from `rng`
-    (a random.Random); gate: None (as trained) or the gate value in [0, 1] to sample with.
-    Returns the texts each stream wrote (prompt included), the rounds and the token steps
-    of each decode."""
+    """Sample one parallel decode per group (with the start letters the task gives), drawing
+    from `rng` (a random.Random); gate: None (as trained) or the gate value in [0, 1] to
+    sample with. Returns the texts each stream wrote (its start letter included), the rounds
+    and the token steps of each decode."""
     if not isinstance(rng, random.Random):
         raise ValueError(f"rng must be a random.Random, got {type(rng).__name__}")
     out = []
     for g in groups:
         trace = vector.sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature,
-                                       first_tokens=tasks.first_tokens(task, g, tokenizer), notes_hook=hook,
-                                       gate=gate)
-        out.append({'texts': tasks.written_texts(task, g, trace['texts']),
+                                       starts=tasks.starts(task, g), notes_hook=hook, gate=gate)
+        out.append({'texts': trace['texts'],
                     'rounds': trace['rounds'], 'steps': trace['steps']})
     return out
 

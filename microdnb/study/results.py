@@ -1,5 +1,7 @@
 """The experiments' results file: where it came from, writing and reading it (checked),
-picking runs out of it, and the mean and spread over seeds."""
+picking runs out of it, the mean and spread over seeds, and what part III's tables and
+figures summarise from it (each condition's gain over the trunk, positive = better than the
+trunk alone; the sweeps)."""
 import json
 import math
 import os
@@ -13,6 +15,8 @@ import numpy as np
 from .. import __version__
 from ..config import ModelConfig
 from ..fileio import atomic_write
+from . import tasks
+from .spec import SWEEPS
 
 FORMAT = 'microdnb-experiments-v2'
 # what changed from the previous format: the same measurements under the controls' new names
@@ -136,3 +140,64 @@ def loss_stats(runs, condition, stream=None):
     vals = [r['loss'][condition]['loss'] if stream is None else r['loss'][condition]['by_stream'][stream]
             for r in runs if condition in r['loss']]
     return mean_std(vals)
+
+
+# the trained controls: label -> (what phase 2 trained under, the condition measured after it)
+TRAINED = {'trained repaired': ('repaired', 'notes'), 'trained plan_only': ('plan_only', 'plan_only')}
+# what control_gains compares with the trunk: the conditions, then the trained controls
+GAINS = ('notes', 'shuffled', 'repaired', 'plan_only', *TRAINED)
+
+
+def control_gains(results, sched='ours'):
+    """{label: (means, stds)} over the tasks in the results, of each condition's gain over the
+    trunk: the trunk's held-out loss minus the loss under the condition of GAINS (a trained
+    control under the condition of TRAINED), seed by seed, at the main setting with schedule
+    `sched`; positive when the condition does better than the trunk alone (what
+    figures.experiments.plot_controls draws). Returns (tasks, gains)."""
+    main = main_setting(results)
+    tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=sched, **main)]
+    gains = {}
+    for label in GAINS:
+        train, cond = TRAINED.get(label, ('notes', label))
+        means, stds = [], []
+        for task in tasks_here:
+            base = {r['seed']: r['loss']['trunk']['loss']
+                    for r in select(results, task=task, schedule=sched, train='notes', **main)}
+            runs = select(results, task=task, schedule=sched, train=train, **main)
+            diffs = [base[r['seed']] - r['loss'][cond]['loss'] for r in runs if cond in r['loss']]
+            m, s = mean_std(diffs) if diffs else (np.nan, 0.0)
+            means.append(m)
+            stds.append(s)
+        gains[label] = (means, stds)
+    return tasks_here, gains
+
+
+def _swept_runs(results, task, axis):
+    """(value, runs) for each value of the sweep over `axis` that has runs: the main setting
+    with only `axis` changed, trained with the notes on our schedule."""
+    main = main_setting(results)
+    for v in results['settings'][SWEEPS[axis]]:
+        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
+        if runs:
+            yield v, runs
+
+
+def sweep_rows(results, task, axis):
+    """For a sweep over `axis` ('cadence', 'lag' or 'n_streams') of `task`, one row per value:
+    (value, {condition: (mean, std)}, gate (mean, std), rounds, token_steps)."""
+    out = []
+    for v, runs in _swept_runs(results, task, axis):
+        conds = {c: loss_stats(runs, c) for c in ('notes', 'trunk', 'shuffled') if c in runs[0]['loss']}
+        out.append((v, conds, mean_std([r['final_gate'] for r in runs]), runs[0]['rounds'], runs[0]['token_steps']))
+    return out
+
+
+def sweep_gains(results, task, axis, conditions=('notes', 'shuffled')):
+    """For a sweep over `axis` of `task`, one row per value: (value, {condition: (mean, std)})
+    of each condition's gain over the trunk (the trunk's held-out loss minus the condition's,
+    over all streams, paired seed by seed; positive = better than the trunk alone)."""
+    out = []
+    for v, runs in _swept_runs(results, task, axis):
+        out.append((v, {c: mean_std([r['loss']['trunk']['loss'] - r['loss'][c]['loss'] for r in runs])
+                        for c in conditions if c in runs[0]['loss']}))
+    return out

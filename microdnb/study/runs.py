@@ -18,13 +18,14 @@ from dataclasses import asdict
 import numpy as np
 
 from .. import vector
-from ..config import BusConfig, ModelConfig, check_int
-from ..data import Tokenizer, load_docs, names_path, sha256_of
+from ..config import BusConfig, check_int
+from ..data import load_docs, names_path, sha256_of
+from ..reference import setup
 from . import controls, tasks
 from .measure import forward_passes
 from .metrics import evaluate, sample_groups, sequential_nats, snc_delta_norm, task_metric
 from .results import FORMAT, jsonable, provenance
-from .spec import RunSpec, Settings, plan_runs, schedule
+from .spec import RunSpec, Settings, plan_runs, train_config
 
 # the conditions the sampled task metric is measured under
 SAMPLED = ('notes', 'trunk', 'plan_only')
@@ -33,8 +34,9 @@ SAMPLED = ('notes', 'trunk', 'plan_only')
 class SeedState:
     """What every run of one seed shares: the data split, the tokenizer, the trained trunk.
 
-    Making one shuffles `docs` with random.Random(seed) (the reference's order), keeps the
-    last `settings.n_heldout` names out of every training step and trains the trunk.
+    Making one does the reference's set-up (`reference.setup`: shuffle `docs` with
+    random.Random(seed), the tokenizer, the parameters drawn from the same generator), keeps
+    the last `settings.n_heldout` names out of every training step and trains the trunk.
     """
 
     def __init__(self, settings, seed, docs, progress=None):
@@ -43,19 +45,14 @@ class SeedState:
         progress = progress or (lambda line: None)
         t0 = time.perf_counter()
         self.settings, self.seed = settings, seed
-        rng = random.Random(seed)
-        docs = list(docs)
-        rng.shuffle(docs)  # the reference's order: shuffle, then draw the parameters
+        docs, self.tokenizer, self.cfg, self.trunk, _ = setup(seed, docs, 'numpy')
         if settings.n_heldout >= len(docs):
             raise ValueError(f"n_heldout={settings.n_heldout} leaves no names to train on ({len(docs)} names)")
         self.all_names = docs
         self.train_names = docs[:-settings.n_heldout]
         self.heldout = docs[-settings.n_heldout:]
         self.eval_names = [n for n in self.heldout if len(n) >= settings.min_heldout_len]
-        self.tokenizer = Tokenizer.from_docs(docs)
-        self.cfg = ModelConfig(vocab_size=self.tokenizer.vocab_size)
-        self.trunk = vector.init_params(self.cfg, rng)
-        vector.train_phase1(self.trunk, self.cfg, schedule(settings, 'ours'), self.train_names, self.tokenizer)
+        vector.train_phase1(self.trunk, self.cfg, train_config(settings, 'ours'), self.train_names, self.tokenizer)
         self.trunk_seconds = time.perf_counter() - t0
         progress(f"[seed {seed}] trunk trained ({settings.trunk_steps} steps) in {self.trunk_seconds:.1f} s")
 
@@ -68,6 +65,14 @@ class SeedState:
         groups = tasks.make_groups(task, self.eval_names, k, self.settings.n_eval_groups, self.rng(task, 'eval'))
         return groups, [tasks.encode_group(task, g, self.tokenizer) for g in groups]
 
+    def repaired_eval_groups(self, task, k):
+        """`eval_groups`' groups re-paired (tasks.repair) as token lists, and where each
+        re-paired stream came from (tasks.repair_sources, the same draw)."""
+        groups, _ = self.eval_groups(task, k)
+        key = (task, k, 'eval-repair')
+        return ([tasks.encode_group(task, g, self.tokenizer) for g in tasks.repair(groups, self.rng(*key))],
+                tasks.repair_sources(len(groups), k, self.rng(*key)))
+
     def train(self, spec, callback=None):
         """Phase 2 of `spec` (a RunSpec) from this seed's trunk. Returns (params, gate_steps, gate_values).
 
@@ -78,7 +83,7 @@ class SeedState:
         s, tok, cfg = self.settings, self.tokenizer, self.cfg
         task, k = spec.task, spec.n_streams
         bcfg = BusConfig(n_streams=k, cadence=spec.cadence, lag=spec.lag)
-        tcfg = schedule(s, spec.schedule)
+        tcfg = train_config(s, spec.schedule)
         train_groups = tasks.make_groups(task, self.train_names, k, tcfg.snc_steps, self.rng(task, k, 'train'))
         if spec.train == 'repaired':
             train_groups = tasks.repair(train_groups, self.rng(task, k, 'train-repair'))
@@ -105,7 +110,7 @@ class SeedState:
         s, tok, cfg = self.settings, self.tokenizer, self.cfg
         task, k = spec.task, spec.n_streams
         bcfg = BusConfig(n_streams=k, cadence=spec.cadence, lag=spec.lag)
-        tcfg = schedule(s, spec.schedule)
+        tcfg = train_config(s, spec.schedule)
         groups, token_groups = self.eval_groups(task, k)
         sample = groups[:s.n_sample_groups]
         if spec.sample:  # SNC's output before phase 2, to compare with after
@@ -115,8 +120,7 @@ class SeedState:
         params, gate_steps, gate_values = self.train(spec)
         train_seconds = time.perf_counter() - t0
 
-        repaired = [tasks.encode_group(task, g, tok)
-                    for g in tasks.repair(groups, self.rng(task, k, 'eval-repair'))]
+        repaired, _ = self.repaired_eval_groups(task, k)
         names = [''.join(g) for g in groups]
         loss = {c: evaluate(params, cfg, bcfg, token_groups, c, names, repaired) for c in spec.evals}
         positions = [controls.positions(g, cfg) for g in token_groups]
@@ -149,6 +153,24 @@ class SeedState:
         result['seconds'] = time.perf_counter() - t0
         result['train_seconds'] = train_seconds
         return result
+
+    def condition_losses(self, spec, params, conditions=controls.CONDITIONS):
+        """The held-out groups of `spec` (a RunSpec) decoded under each condition with `params`
+        exactly as `run` decodes them (the same groups, shuffled donors and re-paired
+        partners), but with every name's losses kept, so that standard errors can be taken
+        over names (`stats.name_difference`). Returns (losses, reports, groups):
+        losses[condition][g][s] per-position losses, 'repaired' put back in the original
+        groups' order (`tasks.realign`); reports[condition] what `controls.losses_under`
+        reports ('shuffled': fallbacks and dropped notes); groups the texts of each group."""
+        bus = BusConfig(n_streams=spec.n_streams, cadence=spec.cadence, lag=spec.lag)
+        groups, token_groups = self.eval_groups(spec.task, spec.n_streams)
+        repaired, sources = self.repaired_eval_groups(spec.task, spec.n_streams)
+        names = [''.join(g) for g in groups]
+        losses, reports = {}, {}
+        for c in conditions:
+            got, reports[c] = controls.losses_under(params, self.cfg, bus, token_groups, c, names, repaired)
+            losses[c] = tasks.realign(got, sources) if c == 'repaired' else got
+        return losses, reports, groups
 
 
 def _run_chunk(settings, seed, docs, indices, progress):

@@ -87,21 +87,21 @@ def schedule_name(steps, learning_rate):
     return f"{steps}@{learning_rate:g}"
 
 
-def schedule(settings, name):
-    """The phase-2 TrainConfig of schedule 'ours', 'reference', or 'STEPS@LR' (see schedule_name)."""
-    if isinstance(name, str) and '@' in name:
-        steps, lr = name.split('@', 1)
+def train_config(settings, schedule):
+    """The TrainConfig of a phase-2 schedule: 'ours', 'reference', or 'STEPS@LR' (see schedule_name)."""
+    if isinstance(schedule, str) and '@' in schedule:
+        steps, lr = schedule.split('@', 1)
         try:
             return TrainConfig(steps=settings.trunk_steps, snc_steps=int(steps), snc_learning_rate=float(lr))
         except ValueError:
-            raise ValueError(f"schedule {name!r} is not STEPS@LEARNING_RATE, e.g. '4000@0.01'") from None
-    if name == 'ours':
+            raise ValueError(f"schedule {schedule!r} is not STEPS@LEARNING_RATE, e.g. '4000@0.01'") from None
+    if schedule == 'ours':
         return TrainConfig(steps=settings.trunk_steps, snc_steps=settings.snc_steps,
                            snc_learning_rate=settings.snc_learning_rate)
-    if name == 'reference':
+    if schedule == 'reference':
         return TrainConfig(steps=settings.trunk_steps, snc_steps=settings.ref_snc_steps,
                            snc_learning_rate=settings.ref_snc_learning_rate)
-    raise ValueError(f"schedule must be 'ours', 'reference' or 'STEPS@LR', got {name!r}")
+    raise ValueError(f"schedule must be 'ours', 'reference' or 'STEPS@LR', got {schedule!r}")
 
 
 # ---------------------------------------------------------------- one run

@@ -10,9 +10,10 @@ split        one name cut into k consecutive pieces; stream s writes piece s
              same constant everywhere and a stream can learn which name it is helping
              to write only from the notes the others post.
 copy         every stream writes the same name; stream 0, the leader, is given the
-             name's first letter as its first token (a prompt), the others start
-             from BOS. The leader therefore runs one token ahead, and its plan seed
-             is computed from that letter, so the plan seed is informative too.
+             name's first letter as its start letter (its first token instead of BOS),
+             the others start from BOS. The leader therefore runs one token ahead, and
+             its plan seed is computed from that letter, so the plan seed is informative
+             too.
 
 Why the leader needs its head start: a snapshot posted after position t is projected
 from the hidden state whose input was token t, so it holds tokens 0..t and not the
@@ -30,7 +31,7 @@ TASKS = ('independent', 'split', 'copy')
 DESCRIPTIONS = {
     'independent': 'k unrelated names (the reference phase 2)',
     'split': 'one name cut into k consecutive pieces, stream s writes piece s',
-    'copy': 'k copies of one name; stream 0 is given the first letter (one token ahead)',
+    'copy': 'k copies of one name; stream 0 is given the first letter as its start letter (one token ahead)',
 }
 
 
@@ -90,8 +91,9 @@ def make_groups(task, names, n_streams, n_groups, rng):
     return [tuple(split_name(rng.choice(eligible), n_streams)) for _ in range(n_groups)]
 
 
-def prompted(task, stream):
-    """Is `stream` given its text's first character as its first token (instead of BOS)?"""
+def given_start(task, stream):
+    """Is `stream` given its text's first letter as its start letter (its first token,
+    instead of BOS)?"""
     _check_task(task)
     return task == 'copy' and stream == 0
 
@@ -99,32 +101,31 @@ def prompted(task, stream):
 def encode_group(task, group, tokenizer):
     """Token lists of one group, one per stream, for teacher forcing.
 
-    [BOS] + ids + [BOS] for every stream, except a prompted stream (the copy task's
-    leader), which starts from its first character: ids + [BOS].
+    [BOS] + ids + [BOS] for every stream, except a stream given its start letter (the copy
+    task's leader), which starts from its first character: ids + [BOS].
     """
     _check_task(task)
     out = []
     for s, text in enumerate(group):
         tokens = tokenizer.encode(text)
-        if prompted(task, s):
-            if not text:
-                raise ValueError(f"stream {s} of {task!r} is prompted with its first character; "
-                                 f"its text must not be empty")
-            tokens = tokens[1:]
-        out.append(tokens)
+        out.append(tokens[1:] if _start_letter(task, s, text) else tokens)
     return out
 
 
-def first_tokens(task, group, tokenizer):
-    """The token each stream starts from when the group is sampled (BOS, or its prompt)."""
-    return [encode_group(task, group, tokenizer)[s][0] for s in range(len(group))]
-
-
-def written_texts(task, group, sampled):
-    """What each stream wrote, its prompt included: the sampled texts with the prompt
-    character put back in front of a prompted stream's text."""
+def starts(task, group):
+    """The start letters of a group when it is sampled: per stream its text's first letter
+    if it is given one (`given_start`), else None (the start token)."""
     _check_task(task)
-    return [(group[s][0] + t) if prompted(task, s) else t for s, t in enumerate(sampled)]
+    return [_start_letter(task, s, text) for s, text in enumerate(group)]
+
+
+def _start_letter(task, s, text):
+    if not given_start(task, s):
+        return None
+    if not text:
+        raise ValueError(f"stream {s} of {task!r} is given its first letter as its start letter; "
+                         f"its text must not be empty")
+    return text[0]
 
 
 def repair_sources(n_groups, n_streams, rng):
@@ -141,6 +142,24 @@ def repair_sources(n_groups, n_streams, rng):
     perm = list(range(n_groups))
     rng.shuffle(perm)
     return [[perm[(g + s) % n_groups] for s in range(n_streams)] for g in range(n_groups)]
+
+
+def realign(values, sources):
+    """Per-stream values of re-paired groups (their losses under `controls.losses_under`, say)
+    put back in the original groups' order: out[h][s] is stream s's value from the re-paired
+    group that took it from original group h (`sources` is `repair_sources`, drawn as
+    `repair` drew it). Then every group has the same texts as under the other conditions,
+    and a difference can pair them name by name."""
+    n, k = len(values), len(values[0]) if values else 0
+    if len(sources) != n or any(len(src) != k for src in sources):
+        raise ValueError(f"sources must give, for each of the {n} groups, the origin of its {k} streams")
+    out = [[None] * k for _ in range(n)]
+    for g, src in enumerate(sources):
+        for s, h in enumerate(src):
+            if out[h][s] is not None:
+                raise ValueError(f"stream {s} of group {h} appears twice in sources")
+            out[h][s] = values[g][s]
+    return out
 
 
 def repair(groups, rng):

@@ -3,8 +3,8 @@ backward; proven equal to `scalar` to rounding error, and tens to hundreds of ti
 (chapter 5 measures it).
 
 Same engine functions, arguments and contracts as `scalar` (`init_params`, `params_from`,
-`to_floats`, `gate_value`, `Adam`, `train_phase1`, `train_phase2`, `sample_single`,
-`sample_parallel`), on a dict name -> 2-D array, so the two swap freely; plus what only a
+`gate_value`, `Adam`, `train_phase1`, `train_phase2`, `sample_single`, `sample_parallel`),
+on a dict name -> 2-D array, so the two swap freely; plus what only a
 fast engine makes practical: batched losses and gradients, log-probabilities under a notes
 hook, and a record of SNC's input and output.
 
@@ -26,11 +26,10 @@ from .bus import round_passes
 from .layers import log_softmax, softmax
 from .loss import doc_loss_and_grads, docs_loss_and_grads, snc_trace, streams_log_probs, streams_loss_and_grads
 from .model import gpt_sequence
-from .params import check_params, gate_value, init_params, params_from, to_floats
+from .params import check_params, gate_value, init_params, params_from
 from .sample import sample_parallel, sample_single
 from .train import Adam, train_phase1, train_phase2
 
 __all__ = ['Adam', 'check_params', 'doc_loss_and_grads', 'docs_loss_and_grads', 'gate_value', 'gpt_sequence',
            'init_params', 'log_softmax', 'params_from', 'round_passes', 'sample_parallel', 'sample_single',
-           'snc_trace', 'softmax', 'streams_log_probs', 'streams_loss_and_grads', 'to_floats', 'train_phase1',
-           'train_phase2']
+           'snc_trace', 'softmax', 'streams_log_probs', 'streams_loss_and_grads', 'train_phase1', 'train_phase2']

@@ -114,8 +114,8 @@ def read_notes(bus, streams, round_, notes_hook=None):
     return Read(notes, vis, src, labels)
 
 
-def scheduler(bcfg, batched):
-    """groups(live, round) -> the blocks the live streams of a round run in, in order.
+def round_blocks(bcfg, batched):
+    """blocks(live, round) -> the blocks the live streams of a round run in, in order.
 
     batched=True: the whole round is one block (needs lag >= 1, so that nobody reads a
     post of its own round). batched=False: one stream at a time (the reference's
@@ -131,16 +131,16 @@ def scheduler(bcfg, batched):
         raise ValueError("batched decoding needs lag >= 1: with lag 0 a stream reads what earlier "
                          "streams posted in the same round, so the streams of a round must run in turn")
 
-    def groups(live, round_):
+    def blocks(live, round_):
         if batched is False or (batched is None and bcfg.lag == 0 and emits(round_, bcfg.cadence)):
             return [[s] for s in live]
         return [live]
-    return groups
+    return blocks
 
 
 def round_passes(bcfg, lengths):
     """The forward passes, one after another, each round of a parallel decode takes when every
-    pass that can be batched is (`scheduler(bcfg, None)`): lengths[s] is how many positions
+    pass that can be batched is (`round_blocks(bcfg, None)`): lengths[s] is how many positions
     stream s runs, so the live streams of round t are those with t < lengths[s]."""
-    blocks = scheduler(bcfg, None)
+    blocks = round_blocks(bcfg, None)
     return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]

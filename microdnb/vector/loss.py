@@ -5,7 +5,7 @@ import numpy as np
 
 from ..bus import emits
 from ..params import SNC_KEYS, base_keys, param_shapes
-from .bus import Bus, read_notes, scheduler
+from .bus import Bus, read_notes, round_blocks
 from .layers import log_softmax
 from .model import KVCache, add_grad, backward, check_tokens, forward
 from .params import Weights
@@ -87,7 +87,7 @@ def _decode_streams(params, cfg, bcfg, streams, notes_hook, batched):
         raise ValueError("streams must be a non-empty list of token lists, one per stream")
     for s, seq in enumerate(streams):
         check_tokens(seq, cfg, f"streams[{s}]")
-    groups = scheduler(bcfg, batched)
+    groups = round_blocks(bcfg, batched)
     S = len(streams)
     lengths = [min(cfg.block_size, len(s) - 1) for s in streams]
     tok = np.zeros((S, max(lengths) + 1), dtype=np.int64)

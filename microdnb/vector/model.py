@@ -5,7 +5,7 @@ A *block* is the unit of work: B streams x T consecutive positions through the w
 GPT in one set of numpy calls, which is what makes the engine fast at these tiny sizes,
 where each numpy call costs more than its arithmetic. Phase 1 runs a name as one block
 (T = n, causal mask); decoding with lag >= 1 runs every live stream of a round as one
-block (B = streams, T = 1); see `bus.scheduler` for lag 0.
+block (B = streams, T = 1); see `bus.round_blocks` for lag 0.
 
 Each block's forward keeps what its backward needs (`saved`); the backward walks the
 blocks in reverse, so every gradient that flows into a key/value cache entry or a note

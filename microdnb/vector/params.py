@@ -1,39 +1,15 @@
-"""The numpy engine's parameters: a dict name -> 2-D float64 array, convertible to and from
-the scalar engine's state_dict, and arranged once per call for the forward pass."""
+"""The numpy engine's parameters: a dict name -> 2-D float64 array, made from any engine's
+parameters, and arranged once per call for the forward pass."""
 import math
-import numbers
 
 import numpy as np
 
-from ..params import param_shapes
+from ..params import float_rows, param_shapes
 
 
 def params_from(params):
-    """Float64 arrays from any engine's parameters (rows of Values or numbers, 2-D arrays);
-    ValueError naming the key of a matrix that is not rows of equal length of finite numbers."""
-    if not isinstance(params, dict) or not params:
-        raise ValueError(f"params_from needs a non-empty dict name -> matrix, got {type(params).__name__}")
-    arrays = {}
-    for name, mat in params.items():
-        try:
-            arr = np.array([[float(v if isinstance(v, numbers.Real) else v.data) for v in row] for row in
-                            (mat.tolist() if hasattr(mat, 'tolist') else mat)], dtype=np.float64)
-        except (TypeError, ValueError, AttributeError):
-            arr = None
-        if arr is None or arr.ndim != 2 or not arr.size:
-            raise ValueError(f"params_from: params[{name!r}] is not a matrix (rows of numbers, all of one length)")
-        if not np.isfinite(arr).all():
-            i, j = np.argwhere(~np.isfinite(arr))[0]
-            raise ValueError(f"params_from: params[{name!r}][{i}][{j}] is {arr[i, j]}, not a finite number")
-        arrays[name] = arr
-    return arrays
-
-
-def to_floats(params):
-    """Dict of 2-D arrays -> rows of Python floats per name (what checkpoints and the scalar engine read)."""
-    if not isinstance(params, dict) or not params:
-        raise ValueError("to_floats needs a non-empty dict name -> 2-D array")
-    return {name: np.asarray(arr, dtype=np.float64).tolist() for name, arr in params.items()}
+    """Float64 arrays from any engine's parameters (`params.float_rows`)."""
+    return {name: np.array(rows, dtype=np.float64) for name, rows in float_rows(params, 'params_from: params').items()}
 
 
 def init_params(cfg, rng):

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..bus import emits
 from ..sampling import check_parallel, check_prompt, check_sampling, decode_event, draw, parallel_trace, single_trace
-from .bus import Bus, read_notes, scheduler
+from .bus import Bus, read_notes, round_blocks
 from .layers import softmax
 from .model import KVCache, forward
 from .params import Weights, gate_value
@@ -40,9 +40,9 @@ def sample_single(params, cfg, tokenizer, rng, temperature=0.5, record=False, pr
 
 
 def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=False,
-                    first_tokens=None, gate=None, prompts=None, batched=None, notes_hook=None):
+                    starts=None, gate=None, prompts=None, batched=None, notes_hook=None):
     """Generate `bcfg.n_streams` names together through the bus: the scalar
-    `sample.sample_parallel`, with its arguments (first_tokens, gate, prompts), its trace and
+    `sample.sample_parallel`, with its arguments (starts, gate, prompts), its trace and
     its random draws, whatever the batching: a batched round runs its live streams as one
     block, then draws for them in stream order.
 
@@ -51,18 +51,18 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
     and with lag 0 the rounds in which nobody posts.
     notes_hook as in `streams_loss_and_grads`; with record=True a made-up note's label is None.
     """
-    first_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, temperature,
-                                                first_tokens, gate, prompts)
+    start_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, temperature,
+                                                starts, gate, prompts)
     S = bcfg.n_streams
-    groups = scheduler(bcfg, batched)
+    groups = round_blocks(bcfg, batched)
     W = Weights(params, cfg, gate_value(params) if gate is None else gate)
     bus = Bus(cfg, S, bcfg.cadence, bcfg.lag)
-    stream_tokens = list(first_tokens)
-    # plan seeds: one trunk pass per distinct first token (all BOS: one pass for every stream)
-    firsts = sorted(set(first_tokens))
-    _, seed_hidden, _ = forward(W, cfg, KVCache(cfg, len(firsts)), np.arange(len(firsts)), 0,
-                                np.array(firsts)[:, None])
-    bus.seed((seed_hidden[:, 0] @ W.p['planner_proj'].T)[[firsts.index(t) for t in first_tokens]])
+    stream_tokens = list(start_tokens)
+    # plan seeds: one trunk pass per distinct start token (all BOS: one pass for every stream)
+    distinct = sorted(set(start_tokens))
+    _, seed_hidden, _ = forward(W, cfg, KVCache(cfg, len(distinct)), np.arange(len(distinct)), 0,
+                                np.array(distinct)[:, None])
+    bus.seed((seed_hidden[:, 0] @ W.p['planner_proj'].T)[[distinct.index(t) for t in start_tokens]])
     cache = KVCache(cfg, S)
     inv_t = temperature ** -1
     samples = [[] for _ in range(S)]
@@ -101,7 +101,7 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
                     posts.extend((group[b], pos_id, snap.tolist()) for b, snap in zip(posting, snapshots))
         if all(done):
             break
-    return parallel_trace(tokenizer, samples, rounds, steps, record, events, posts)
+    return parallel_trace(tokenizer, start_tokens, samples, rounds, steps, record, events, posts)
 
 
 def _snc_heads(w, read, b, mask):

@@ -2,8 +2,8 @@
 arguments, schedule and arithmetic (the parameters agree to ~1e-8 after training)."""
 import numpy as np
 
+from ..data import phase2_docs
 from ..params import SNC_KEYS, base_keys
-from ..schedule import phase2_docs
 from .loss import docs_loss_and_grads, streams_loss_and_grads
 from .params import check_params, gate_value
 
@@ -85,7 +85,7 @@ def train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=None, groups
                  notes_hook=None):
     """Train only SNC + planner (trunk frozen), in place, on groups of streams. Returns Adam.
 
-    Each step decodes `bcfg.n_streams` consecutive names (schedule.phase2_docs), or the
+    Each step decodes `bcfg.n_streams` consecutive names (data.phase2_docs), or the
     token lists `groups_fn(step)` returns (for other tasks); `notes_hook` as in
     `streams_loss_and_grads`.
     """

@@ -1,10 +1,10 @@
 // microdnb's explorer, its views: pure functions from a decode (engine.js decode's result)
-// to HTML strings, which explorer.js puts into the page. No state, no DOM, no dependencies.
+// to HTML strings, which explorer_render.js puts into the page. No state, no DOM, no dependencies.
 //
-// Each view takes v = {model (loadCheckpoint's), res (explorer.js run's result), step (stepContext's),
+// Each view takes v = {model (loadCheckpoint's), res (engine.js decode's result), step (stepContext's),
 // colors (one CSS colour per stream), settings (the decode's)}. The views, for one decode
 // and one selected step (a stream at a position):
-//   namesHTML        the sampled names, given letters (a first input, a prompt) underlined
+//   namesHTML        the sampled names, given letters (a start letter, a prompt) underlined
 //   timelineHTML     streams x positions, each cell the character drawn; who posted a note
 //                    when; for the selected step, the notes it reads and those posted but
 //                    not yet readable (the lag); how many passes run one after another
@@ -13,18 +13,20 @@
 //                    on the bus, laid out like the timeline; unreadable notes hatched
 //   distributionHTML the next-character distribution with notes against the trunk alone
 //   deltaHTML        the size of SNC's update against the residual it is added to
-//   summaryText      one sentence for the live region
+//   summaryText      one sentence for the live region (v.show: the parts shown; the
+//                    distribution only if it is)
 // Every number is written out: colour is a second cue, never the only one.
 
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const esc = s => String(s).replace(/[&<>"']/g, c => ESC[c]);
 
-// How the book names a note (figures/part2.py bus_label): 'plan s0', 's1@p2'
+// How the book names a note (figures/notes_bus.py bus_label): 'plan s0', 's1@p2'
 export const busLabel = (s, r) => (r === null ? `plan s${s}` : `s${s}@p${r}`);
 const key = (s, r) => `${s}:${r === null ? 'plan' : r}`;
 
-// A token as the reader sees it: its character, 'end' for BOS (the end of a name), ␠ for a space
-export const tokenText = (model, t) => (t === model.BOS ? 'end' : model.uchars[t] === ' ' ? '\u2420' : model.uchars[t]);
+// A token as the reader sees it: its label as the book writes it (Tokenizer.labels, from the
+// payload: the character, and data.BOS_TEXT for BOS, the start and end of a name), ␠ for a space
+export const tokenText = (model, t) => (model.uchars[t] === ' ' ? '\u2420' : model.labels[t]);
 
 // One shape per stream beside its colour (figures/style.py STREAM_MARKERS: o s ^ D v P X *)
 const SHAPES = ['<circle cx="5" cy="5" r="4.3"/>', '<rect x="1" y="1" width="8" height="8"/>',
@@ -63,8 +65,8 @@ export function stepContext(res, stream, pos) {
            byKey: new Map(notes.map(n => [key(n.s, n.r), n])) };
 }
 
-// A stream's given letters: its first input if it is not the start token, then its prompt's
-const givenCount = (model, res, s) => (res.first[s] === model.BOS ? 0 : 1) +
+// A stream's given letters: its start letter, then its prompt's
+const givenCount = (model, res, s) => (res.starts[s] === null ? 0 : 1) +
   res.events.filter(e => e.stream === s && e.forced && e.token !== model.BOS).length;
 
 export function namesHTML({ model, res, colors }) {
@@ -95,9 +97,9 @@ export function timelineHTML({ model, res, step, colors, settings }) {
     posHead('stream', res.rounds) + '<tbody>';
   for (let s = 0; s < S; s++) {
     const [c, t] = s === step.stream ? ['', ''] : mark(s, null);
-    const given = res.first[s] === model.BOS ? '' : esc(tokenText(model, res.first[s]));
+    const given = res.starts[s] === null ? '' : esc(tokenText(model, model.uchars.indexOf(res.starts[s])));
     h += `<tr><th scope="row">${streamName(s, colors)}</th><td class="mdx-note mdx-plan${c}">plan` +
-      `<span class="mdx-sr"> seed${given ? ', from the given first input' : ''}</span>` +
+      `<span class="mdx-sr"> seed${given ? ', from its start letter' : ''}</span>` +
       `${given ? ` <u class="mdx-given">${given}</u>` : ''}${t}</td>`;
     for (let p = 0; p < res.rounds; p++) {
       const e = at[s][p];
@@ -115,7 +117,7 @@ export function timelineHTML({ model, res, step, colors, settings }) {
   }
   const passes = sequentialPasses(res, settings), extra = passes - res.rounds;
   return h + '</tbody></table>' + note(`A corner flag: the stream posted a note after that position; plan: its ` +
-    `plan seed${res.first.some(t => t !== model.BOS) ? ' (an underlined letter: computed from that given first input)' : ''}. ` +
+    `plan seed${res.starts.some(c => c !== null) ? ' (an underlined letter: computed from that start letter)' : ''}. ` +
     `For the selected step (thick frame) a solid frame marks a note it reads, a dashed hatched one ` +
     `a note posted but not readable yet (lag ${settings.lag}). Click a cell to select its step.`) +
     note(`${res.steps} steps in ${res.rounds} rounds: ${passes} decoding passes one after another when every pass that ` +
@@ -126,7 +128,7 @@ export function timelineHTML({ model, res, step, colors, settings }) {
 }
 
 // Decoding passes one after another when every pass that can be batched is batched, as
-// study/measure.py forward_passes counts them (vector.bus.scheduler, batched=None): a round
+// study/measure.py forward_passes counts them (vector.round_passes): a round
 // is one pass, except at lag 0 in a round where the streams post ((p + 1) % cadence == 0):
 // there a later stream reads what an earlier one posts in that round, so the round's
 // streams run one at a time. The plan seeds (one pass before round 0) are not counted.
@@ -215,11 +217,11 @@ export function deltaHTML({ model, res, step }) {
     `residual stream it is added to; the bar fills at |\u03b4| = |x|.`);
 }
 
-export function summaryText({ model, res, step }, k = 3) {
+export function summaryText({ model, res, step, show }, k = 3) {
   const { ev } = step;
   const names = res.texts.map(t => t || '(empty)').join(', ');
   const top = p => topTokens({ probs: p, probsTrunk: p }, k).map(t => `${tokenText(model, t)} ${pct(p[t], 0)}%`).join(', ');
   const readable = step.notes.filter(n => n.j >= 0).length;
   return `Names: ${names}. Stream ${step.stream} at position ${step.pos} reads ${readable} of ${step.notes.length} ` +
-    `notes; next character with notes: ${top(ev.probs)}; trunk alone: ${top(ev.probsTrunk)}.`;
+    `notes` + (show.includes('dist') ? `; next character with notes: ${top(ev.probs)}; trunk alone: ${top(ev.probsTrunk)}.` : '.');
 }

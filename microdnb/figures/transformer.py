@@ -1,193 +1,20 @@
-"""Matplotlib figures for chapters 1-3 of the book (data, autograd, the GPT).
+"""Inside the GPT, drawn (chapters 3 and 4): a parameter matrix, the embeddings in two
+directions, each head's attention over the past, and a next-token distribution.
 
-Every function returns a `matplotlib.figure.Figure` and never calls `plt.show()`:
-the notebook displays it, a test closes it, a widget turns it into PNG bytes.
-Inputs may be plain floats, numpy arrays or `Value`s (their `.data` is used).
-Sizes fit a book column about 8 inches wide.
+Every function returns a `matplotlib.figure.Figure` with its alternative text, computed from
+the data drawn, in `fig.microdnb_alt` (see `display`). Inputs may be plain floats, numpy
+arrays or `Value`s (their `.data` is used).
 """
 import math
-from collections import Counter
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..scalar import Value
 from .display import text_color
-from .prep import as_float, check_docs, floats, matrix, new_axes
-from .style import BLUE, GREY, ORANGE, WIDTH
+from .prep import floats, matrix, new_axes
+from .style import BLUE, ORANGE, WIDTH
 from .words import join_and, lead, quote_token
 
-# Every figure sets `fig.microdnb_alt`: what a reader should see in it, computed from the
-# data drawn (shown as the image's alt text by `display.show` and `display.png`).
-# Where colour marks something, a second cue does too (a hatch, a marker shape, bold text).
-# ---------------------------------------------------------------- chapter 1: data
-
-def name_lengths(docs, block_size=None, ax=None):
-    """Histogram of name lengths in characters; optionally the model's block_size as a line.
-
-    A name of n characters is n + 1 predictions (each character, then BOS to end it), so the
-    line is drawn at block_size - 1: names longer than that would be cut.
-    """
-    check_docs(docs)
-    lengths = Counter(len(d) for d in docs)
-    xs = np.arange(1, max(lengths) + 1)
-    fig, ax = new_axes((WIDTH, 3.0), ax)
-    ax.bar(xs, [lengths.get(x, 0) for x in xs], color=BLUE, width=0.8)
-    for x in xs:
-        if lengths.get(x, 0):
-            ax.annotate(f"{lengths[x]}", (x, lengths[x]), ha='center', va='bottom', fontsize=8.5,
-                        xytext=(0, 1), textcoords='offset points')
-    if block_size is not None:
-        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 2:
-            raise ValueError(f"block_size must be an integer >= 2, got {block_size!r}")
-        ax.axvline(block_size - 1 + 0.5, color=ORANGE, ls='--', lw=1.5,
-                   label=f"block_size - 1 = {block_size - 1} characters fit")
-        ax.legend(fontsize=9, loc='upper right')
-    ax.set_xticks(xs)
-    ax.set_xlabel('characters in the name')
-    ax.set_ylabel('number of names')
-    ax.set_title(f'{len(docs):,} names by length', fontsize=11)
-    ax.margins(y=0.12)
-    fig.tight_layout()
-    fig.microdnb_alt = _alt_name_lengths(lengths, len(docs), block_size)
-    return fig
-
-
-def _alt_name_lengths(lengths, n, block_size):
-    # the shortest run of lengths that holds at least half of the names
-    ks = sorted(lengths)
-    best = None
-    for i, a in enumerate(ks):
-        total = 0
-        for b in ks[i:]:
-            total += lengths[b]
-            if 2 * total >= n:
-                if best is None or (b - a, -total) < (best[1] - best[0], -best[2]):
-                    best = (a, b, total)
-                break
-    a, b, total = best
-    mode = max(ks, key=lambda k: (lengths[k], -k))
-    text = (f"Histogram of {n:,} names by length, from {ks[0]} to {ks[-1]} characters: "
-            f"{100 * total / n:.0f}% have {a} to {b} characters, and the most common length, "
-            f"{mode}, has {lengths[mode]:,} names.")
-    if block_size is not None:
-        cut = sum(c for k, c in lengths.items() if k > block_size - 1)
-        text += (f" A dashed line after {block_size - 1} marks block_size - 1: "
-                 + (f"{cut:,} longer names would be cut." if cut else "no name is longer."))
-    return text
-
-
-def char_frequencies(docs, ax=None):
-    """Bar chart: how often each character occurs, as a share of all characters."""
-    check_docs(docs)
-    counts = Counter(''.join(docs))
-    chars = sorted(counts)
-    total = sum(counts.values())
-    fig, ax = new_axes((WIDTH, 3.0), ax)
-    shares = [100 * counts[c] / total for c in chars]
-    ax.bar(range(len(chars)), shares, color=BLUE)
-    ax.set_xticks(range(len(chars)))
-    ax.set_xticklabels(chars, fontsize=10)
-    ax.set_ylabel('% of all characters')
-    ax.set_xlabel('character')
-    ax.set_title(f'{total:,} characters, {len(chars)} distinct', fontsize=11)
-    fig.tight_layout()
-    ranked = sorted(chars, key=lambda c: (-counts[c], c))
-    share = {c: 100 * counts[c] / total for c in chars}
-    fig.microdnb_alt = (
-        f"Bar chart of how often each of the {len(chars)} distinct characters occurs among "
-        f"{total:,} characters: the most common are "
-        + join_and([f"{quote_token(c)} ({share[c]:.1f}%)" for c in ranked[:3]])
-        + (f"; the rarest is {quote_token(ranked[-1])} ({share[ranked[-1]]:.2f}%)." if len(chars) > 3 else "."))
-    return fig
-
-
-# ---------------------------------------------------------------- chapter 2: autograd
-
-def expression_graph(root, names=None, ax=None, show_grad=True):
-    """Draw the graph behind `root` (a Value): inputs on the left, `root` on the right.
-
-    Each node shows its name (from `names`, a dict Value -> str; otherwise the operation that
-    made it, as the node recorded it: '+', '*', '**-1', 'exp', 'log', 'relu'), its data
-    and its grad. Each edge is labelled with its local gradient
-    d(parent)/d(child): the number backward() multiplies the parent's grad by.
-    """
-    if not isinstance(root, Value):
-        raise ValueError(f"root must be a Value, got {type(root).__name__}")
-    names = names or {}
-    if not isinstance(names, dict):
-        raise ValueError("names must be a dict mapping Value -> label")
-    topo = root.topo_order()
-    if len(topo) > 40:
-        raise ValueError(f"the graph has {len(topo)} nodes; draw one with at most 40 to keep it readable")
-    # depth = longest path from the root, so every edge points right and each input sits
-    # just left of the first operation that reads it
-    depth = {root: 0}
-    for v in reversed(topo):
-        for c in v._children:
-            depth[c] = max(depth.get(c, 0), depth[v] + 1)
-    n_cols = max(depth.values()) + 1
-    parents = {v: [] for v in topo}
-    for v in topo:
-        for c in v._children:
-            parents[c].append(v)
-    pos = {}
-    for k in range(n_cols):  # from the root leftwards; order a column by its parents' heights
-        nodes = [v for v in reversed(topo) if depth[v] == k]
-        nodes.sort(key=lambda v: -np.mean([pos[p][1] for p in parents[v]]) if parents[v] else 0)
-        for i, v in enumerate(nodes):
-            pos[v] = (n_cols - 1 - k, (len(nodes) - 1) / 2 - i)
-    n_rows = max(sum(1 for v in topo if depth[v] == k) for k in range(n_cols))
-    fig, ax = new_axes((min(WIDTH, 1.7 * n_cols + 0.4), max(1.6, 0.95 * n_rows + 0.5)), ax)
-    boxes = {}
-    for v in topo:
-        x, y = pos[v]
-        label = names.get(v) or v._op
-        lines = ([label] if label else []) + [f"data {v.data:.4g}"]
-        if show_grad:
-            lines.append(f"grad {as_float(v.grad):.4g}")
-        leaf = not v._children
-        boxes[v] = ax.text(x, y, '\n'.join(lines), ha='center', va='center', fontsize=9,
-                           family='monospace', zorder=3,
-                           bbox=dict(boxstyle='square,pad=0.35' if leaf else 'round,pad=0.35',
-                                     fc='#e8f1fa' if leaf else '#fdf0e2', ec=BLUE if leaf else ORANGE))
-    ax.set_xlim(-0.6, n_cols - 0.4)
-    ax.set_ylim(-(n_rows - 1) / 2 - 0.55, (n_rows - 1) / 2 + 0.55)
-    ax.axis('off')
-    fig.tight_layout()
-    # arrows go from box edge to box edge: measure the drawn boxes in data coordinates
-    fig.canvas.draw()
-    to_data = ax.transData.inverted()
-    extent = {v: to_data.transform(t.get_bbox_patch().get_window_extent()) for v, t in boxes.items()}
-    for v in topo:
-        for c, lg in zip(v._children, v._local_grads):
-            (x0, y0), (x1, y1) = (extent[c][1][0], pos[c][1]), (extent[v][0][0], pos[v][1])
-            ax.annotate('', xy=(x1, y1), xytext=(x0, y0), zorder=1,
-                        arrowprops=dict(arrowstyle='->', color=GREY, lw=1.0, shrinkA=1, shrinkB=1))
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2, f"{as_float(lg):.3g}", fontsize=10, color=text_color(ORANGE),
-                    ha='center', va='center', zorder=2,
-                    bbox=dict(boxstyle='round,pad=0.1', fc='white', ec='none'))
-    fig.microdnb_alt = _alt_expression_graph(topo, root, names, show_grad)
-    return fig
-
-
-def _alt_expression_graph(topo, root, names, show_grad, most=12):
-    leaves = [v for v in topo if not v._children]
-
-    def node(v):
-        label = names.get(v) or (f"the {v._op} node" if v._children else 'unnamed')
-        where = 'output ' if v is root else ('input ' if not v._children else '')
-        return (f"{where}{label} = {v.data:.4g}"
-                + (f" (grad {as_float(v.grad):.4g})" if show_grad else ''))
-    shown = [node(v) for v in topo[:most]]
-    more = f"; and {len(topo) - most} more" if len(topo) > most else ''
-    return (f"Computation graph of {len(topo)} values, from {len(leaves)} inputs (square boxes, left) "
-            f"through operations (round boxes) to the output (right); each box gives its value's "
-            f"data{' and gradient' if show_grad else ''}, each arrow is labelled with its local "
-            f"gradient. In order: {'; '.join(shown)}{more}.")
-
-
-# ---------------------------------------------------------------- chapter 3: the GPT
 
 def matrix_heatmap(mat, row_labels=None, title=None, ax=None, xlabel='dimension'):
     """A parameter matrix (rows of floats/Values) as a diverging heatmap, one row per label."""
@@ -355,9 +182,11 @@ def _alt_attention(mats, tokens, layer, title):
                   'the token before it': sum(a == t - 1 for t, a in zip(range(1, T), top)),
                   'the first token': sum(a == 0 for a in top)}
         kind = max(kinds, key=lambda k: counts[k])
-        peak = np.nanmax(mats[h, 1:])
+        t_max, j_max = np.unravel_index(np.nanargmax(np.where(np.isnan(mats[h]), -1, mats[h])[1:]), (T - 1, T))
+        t_max += 1
         text += (f" Head {h}: at {counts[kind]} of the {T - 1} positions after the first, the "
-                 f"strongest weight is on {kind}; its largest weight is {peak:.2f}.")
+                 f"strongest weight is on {kind}; its largest weight, {mats[h, t_max, j_max]:.2f}, is in "
+                 f"row {t_max} ({tokens[t_max]}) on position {j_max} ({tokens[j_max]}).")
     return text
 
 

@@ -1,6 +1,7 @@
-// microdnb's inference engine for the browser: the numpy engine (microdnb/vector/model.py
-// and layers.py) written out one position at a time, with no dependencies, so a page can
-// re-run the model on every slider move. Read it next to vector/model.py and sample.py: same names (n_embd, wte,
+// microdnb's inference engine for the browser: inference as the numpy engine does it
+// (microdnb/vector/), written out one position at a time as the scalar engine runs it
+// (scalar/model.py gpt, scalar/sample.py), with no dependencies, so a page can re-run the
+// model on every slider move. Read it next to scalar/model.py and sample.py: same names (n_embd, wte,
 // layer0.attn_wq, snc_gate, notes_proj, planner_proj, cadence, lag, ...), same order of
 // floating-point operations where it changes rounding (x * (1 / n), e * (1 / total),
 // logits * (1 / temperature)). Sums run left to right, where numpy's BLAS and pairwise
@@ -8,9 +9,10 @@
 // (tests/test_js_engine.py measures it). The draws are CPython's random.Random, bit for
 // bit, so the same seed gives the same names; see PyRandom and decode.
 //
-// A matrix is {rows, cols, data}, data a Float64Array, row-major as the checkpoint's lists of
-// rows are. Vectors are plain arrays of doubles: V8 allocates a small Array faster than a
-// Float64Array, and the arithmetic is the same IEEE double arithmetic.
+// A weight matrix is {rows, cols, data}, data a Float64Array, row-major as the checkpoint's
+// lists of rows are. Vectors (activations, attention weights, probabilities) are plain arrays
+// of doubles: V8 allocates a small Array faster than a Float64Array, and the arithmetic is
+// the same IEEE double arithmetic.
 
 import { PyRandom } from './pyrandom.js';
 
@@ -34,10 +36,14 @@ export function paramShapes(cfg) {
   return shapes;
 }
 
+const FORMAT = 'microdnb-checkpoint-v1';
+
 // The parsed checkpoint JSON -> {cfg, bus, uchars, BOS, meta, params: name -> matrix}.
 // JSON.parse reads Python's repr() floats back to the same doubles, so weights are exact.
-export function loadCheckpoint(doc) {
-  if (!doc || doc.format !== 'microdnb-checkpoint-v1') throw new Error('not a microdnb-checkpoint-v1 object');
+// matrices: the weights as name -> {rows, cols, data} instead of doc.params (the explorer's
+// page carries them as base64 float64, bit for bit); checked against the config alike.
+export function loadCheckpoint(doc, matrices = null) {
+  if (!doc || doc.format !== FORMAT) throw new Error(`not a ${FORMAT} object`);
   const cfg = { ...doc.model };
   for (const k of ['vocab_size', 'n_layer', 'n_embd', 'block_size', 'n_head', 'notes_dim']) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`model.${k} must be a positive integer`);
@@ -49,13 +55,32 @@ export function loadCheckpoint(doc) {
   }
   const params = {};
   for (const [name, [rows, cols]] of Object.entries(paramShapes(cfg))) {
-    const m = doc.params[name];
-    if (!Array.isArray(m) || m.length !== rows || m.some(r => r.length !== cols)) {
-      throw new Error(`parameter ${name} is not ${rows}x${cols}`);
-    }
-    params[name] = { rows, cols, data: Float64Array.from(m.flat()) };
+    const m = matrices ? matrices[name] : doc.params[name];
+    const fits = matrices ? m && m.rows === rows && m.cols === cols && m.data.length === rows * cols
+      : Array.isArray(m) && m.length === rows && m.every(r => Array.isArray(r) && r.length === cols);
+    if (!fits) throw new Error(`parameter ${name} is not ${rows}x${cols}`);
+    params[name] = matrices ? m : { rows, cols, data: Float64Array.from(m.flat()) };
   }
   return { cfg, bus: doc.bus ?? null, uchars, BOS: uchars.length, meta: doc.meta ?? {}, params };
+}
+
+// The model as a checkpoint file's text: the object save_checkpoint writes (format, model,
+// bus, uchars, meta, params as rows of numbers), so `python -m microdnb sample --checkpoint`
+// reads it and finds every weight bit for bit. JSON.stringify writes a double as the
+// shortest decimal that reads back as the same double, as Python's repr() does; only the
+// layout differs (1e-5 for 1e-05, 1 for 1.0, no spaces), and -0 is written -0.0, which
+// JSON's -0 would not keep. A weight that is not finite is refused, as save_checkpoint does.
+export function checkpointText(model) {
+  const { cfg, bus, uchars, meta, params } = model;
+  const num = (name, x) => {
+    if (!Number.isFinite(x)) throw new Error(`parameter ${name} has ${x}: refusing to write a non-finite parameter`);
+    return Object.is(x, -0) ? '-0.0' : JSON.stringify(x);
+  };
+  const rows = (name, { rows: r, cols: c, data }) => Array.from({ length: r }, (_, i) =>
+    '[' + Array.from(data.slice(i * c, (i + 1) * c), x => num(name, x)).join(',') + ']').join(',');
+  const head = JSON.stringify({ format: FORMAT, model: cfg, bus, uchars: uchars.join(''), meta });
+  return head.slice(0, -1) + ',"params":{' + Object.keys(paramShapes(cfg))
+    .map(name => `${JSON.stringify(name)}:[${rows(name, params[name])}]`).join(',') + '}}';
 }
 
 // vector.gate_value: sigmoid(logit) as 1 * (1 + e^-g)^-1. CPython's math.exp (libm) and V8's
@@ -67,6 +92,14 @@ export function gateValue(model) {
 }
 
 export const toText = (model, ids) => ids.filter(i => i !== model.BOS).map(i => model.uchars[i]).join('');
+
+// The token a stream starts from, given its start letter (sampling.start_token): null,
+// undefined or '' is the start token (BOS), one character of the vocabulary its id; -1 for
+// anything else.
+export function startId(model, c) {
+  if (c === null || c === undefined || c === '') return model.BOS;
+  return typeof c === 'string' && [...c].length === 1 ? model.uchars.indexOf(c) : -1;
+}
 
 // ---------------------------------------------------------------------------------------
 // The layers (vector/layers.py), for one position
@@ -119,7 +152,7 @@ export const probs = (logits, temperature = 1) => {
 };
 
 // Scaled dot-product attention of one query q (E) over keys/values (lists of E-vectors),
-// head by head. Returns {out (E), weights: per head a Float64Array over the keys}.
+// head by head. Returns {out (E), weights: per head an array over the keys}.
 function attention(q, keys, values, n_head) {
   const E = q.length, hd = E / n_head, scale = 1.0 / Math.sqrt(hd);
   const out = new Array(E), weights = [];
@@ -146,7 +179,6 @@ function attention(q, keys, values, n_head) {
 // One position through the GPT (vector.model.forward with B = T = 1)
 // ---------------------------------------------------------------------------------------
 
-// A stream's key/value cache: per layer, one key and one value vector per position so far.
 // A note's SNC key and value, computed once per snapshot (they depend on nothing else)
 const KV = new WeakMap();
 function noteKV(model, n) {
@@ -155,6 +187,7 @@ function noteKV(model, n) {
   return c;
 }
 
+// A stream's key/value cache: per layer, one key and one value vector per position so far.
 export function newCache(model) {
   const L = model.cfg.n_layer;
   return { k: Array.from({ length: L }, () => []), v: Array.from({ length: L }, () => []) };
@@ -188,7 +221,7 @@ export function forward(model, cache, token, pos, notes = null, gate = gateValue
       snc.push({ weights: s.weights, delta, deltaNorm: norm(delta), residNorm: norm(x) });
       x = add(x, delta);
     } else { // nothing to read: no weights, a zero delta
-      snc.push({ weights: [], delta: new Float64Array(cfg.n_embd), deltaNorm: 0, residNorm: norm(x) });
+      snc.push({ weights: [], delta: new Array(cfg.n_embd).fill(0), deltaNorm: 0, residNorm: norm(x) });
     }
     // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
     const h = linear(p[`layer${li}.mlp_fc1`], rmsnorm(x));
@@ -239,7 +272,7 @@ const checkTemperature = t => {
 function settingsOf(model, settings) {
   const b = model.bus || {};
   const s = { gate: null, cadence: b.cadence ?? 3, lag: b.lag ?? 0, streams: b.n_streams ?? 2,
-              temperature: 0.5, seed: 42, prompts: null, firstTokens: null };
+              temperature: 0.5, seed: 42, prompts: null, starts: null };
   for (const [k, v] of Object.entries(settings)) if (v !== undefined) s[k] = v; // undefined = default
   for (const [k, min, max] of [['cadence', 1, 1024], ['lag', 0, 1024], ['streams', 1, 64]]) {
     const v = s[k];
@@ -253,9 +286,9 @@ function settingsOf(model, settings) {
     return v;
   };
   s.forced = perStream('prompts').map(prompt => forcedBy(model, prompt));
-  s.first = perStream('firstTokens').map(t => { // null = BOS, else a token id
-    const id = t ?? model.BOS;
-    if (!Number.isInteger(id) || id < 0 || id > model.BOS) throw new Error(`first token ${t} is not a token id`);
+  s.startIds = perStream('starts').map(c => { // sampling.check_starts
+    const id = startId(model, c);
+    if (id < 0) throw new Error(`a start letter must be null or one character of the vocabulary (${model.uchars.join('')}), got ${JSON.stringify(c)}`);
     return id;
   });
   return s;
@@ -270,27 +303,29 @@ function settingsOf(model, settings) {
 // replaces that value in every layer and step), cadence, lag, streams (defaults: the
 // checkpoint's bus, else 3, 0, 2), temperature (0.5), seed (42; Number, BigInt or digits),
 // prompts (per stream null or a string whose characters are taken as the first tokens of
-// the name, without a draw), firstTokens (per stream the token it starts from and seeds
-// its plan from: null = BOS).
-// Returns {texts, tokens, rounds, steps, events, posts, seeds, gate} where
+// the name, without a draw), starts (per stream null or its start letter, the one character
+// it starts from and seeds its plan from instead of BOS).
+// Returns {texts, tokens, rounds, steps, events, posts, seeds, gate, starts} where
+//   texts: each stream's start letter and prompt, then what it drew; tokens: what it wrote;
 //   events: one per step, {stream, pos, token, forced (a prompt's token, no draw),
 //     notes: labels [stream, round | null (plan seed)], logits, probs,
 //     probsTrunk (the trunk alone, gate 0, on the same prefix), attn: [layer][head],
 //     snc: [layer][head] weights over `notes` ([] without notes),
 //     sncDelta: [layer] vectors, deltaNorm: [layer], residNorm: [layer]};
-//   posts: {stream, round, snapshot}; seeds: the plan seed of each stream; gate: the one used.
+//   posts: {stream, round, snapshot}; seeds: the plan seed of each stream; gate: the one used;
+//   starts: each stream's start letter, or null.
 // Same settings as sample_parallel(bcfg=BusConfig(streams, cadence, lag), rng=random.Random(seed),
-// temperature, first_tokens, gate, prompts) -> same names. The probabilities agree to ~1e-14,
+// temperature, starts, gate, prompts) -> same names. The probabilities agree to ~1e-14,
 // not to the last bit (summation order; libm vs V8 exp), so a draw could differ only if
 // random() * total landed within a few ulps of a cumulative sum: odds of ~1e-14 per draw.
 export function decode(model, settings = {}) {
   const s = settingsOf(model, settings), { cfg, params: p, BOS } = model, S = s.streams;
   const rng = new PyRandom(s.seed);
   const gate = s.gate === null ? gateValue(model) : s.gate;
-  const seeds = s.first.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
+  const seeds = s.startIds.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
   const bus = seeds.map(snapshot => [{ round: null, snapshot }]);
   const caches = seeds.map(() => newCache(model)), trunks = seeds.map(() => null);
-  const tok = [...s.first], samples = seeds.map(() => []), done = seeds.map(() => false);
+  const tok = [...s.startIds], samples = seeds.map(() => []), done = seeds.map(() => false);
   const events = [], posts = [];
   let rounds = 0, steps = 0;
   // A stream's gate-0 twin, the trunk alone on the same prefix: the same forward passes without
@@ -298,7 +333,7 @@ export function decode(model, settings = {}) {
   const trunkOf = si => {
     if (!trunks[si]) {
       const cache = newCache(model), mine = events.filter(e => e.stream === si);
-      trunks[si] = mine.map((e, i) => probs(forward(model, cache, i ? mine[i - 1].token : s.first[si], e.pos).logits,
+      trunks[si] = mine.map((e, i) => probs(forward(model, cache, i ? mine[i - 1].token : s.startIds[si], e.pos).logits,
                                             s.temperature));
     }
     return trunks[si];
@@ -328,7 +363,8 @@ export function decode(model, settings = {}) {
     }
     if (done.every(Boolean)) break;
   }
-  return { texts: samples.map(t => toText(model, t)), tokens: samples, rounds, steps, events, posts, seeds, gate };
+  return { texts: samples.map((t, si) => toText(model, [s.startIds[si], ...t])), tokens: samples, rounds, steps,
+           events, posts, seeds, gate, starts: s.startIds.map(t => (t === BOS ? null : model.uchars[t])) };
 }
 
 // One name from BOS with the trunk alone (sample_single, and its prompt):

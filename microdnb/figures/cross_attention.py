@@ -1,5 +1,5 @@
-"""Figures of chapters 7 and 8: SNC's attention over the notes, the model at one gate value,
-and the loss gained per position. Each sets `fig.microdnb_alt` from the data it draws.
+"""SNC drawn (chapters 7 and 8): its attention over the notes, the model at one gate value,
+and the loss it gains at each position. Each sets `fig.microdnb_alt` from the data it draws.
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -7,7 +7,7 @@ from matplotlib.transforms import ScaledTranslation
 from matplotlib.ticker import NullLocator
 
 from .display import text_color
-from .part2 import bus_label
+from .notes_bus import bus_label
 from .style import GREY, HATCHES, NOT_READABLE_HATCH, STREAM_COLORS, WIDTH, stream_color
 from .words import join_and, quote_token
 
@@ -59,8 +59,8 @@ def snc_attention_figure(trace, stream, tokenizer, layer=0, title=None):
     # not readable: hatched grey (the axes background shows through the masked cells)
     cmap = plt.get_cmap('viridis').with_extremes(bad=(0, 0, 0, 0))
 
-    def char(t):
-        return 'BOS' if t is None or t == tokenizer.BOS else tokenizer.uchars[t]
+    def char(t):   # position 0 reads the start token; '.' (data.BOS_TEXT) as the book writes it
+        return tokenizer.labels[tokenizer.BOS if t is None else t]
     ylabels = [f"p{pos} {char(inp)}\u2192{char(out)}" for pos, inp, out in rows]
     image = None
     for h in range(nrows * ncols):
@@ -85,12 +85,60 @@ def snc_attention_figure(trace, stream, tokenizer, layer=0, title=None):
                           f"(rows: position, input\u2192sampled character; hatched: not readable)",
                  fontsize=10)
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label='attention weight')
-    written = ''.join(char(out) for _, _, out in rows if char(out) != 'BOS')
-    fig.microdnb_alt = _alt_snc(stream, rows, labels, weights, written, title)
+    written = tokenizer.decode([out for _, _, out in rows])
+    fig.microdnb_alt = _alt_snc(stream, rows, labels, weights, written, title,
+                                _last_steps(trace, tokenizer), tokenizer.labels[tokenizer.BOS])
     return fig
 
 
-def _alt_snc(stream, rows, labels, weights, written, title):
+def _last_steps(trace, tokenizer):
+    """{stream: (its last position, whether it ended its name there)} from a recorded decode."""
+    last = {}
+    for e in trace['events']:
+        last[e['stream']] = (e['pos'], e['token'] == tokenizer.BOS)
+    return last
+
+
+def _positions(rows, idx):
+    """'p0, p1 and p2' for row indices `idx`."""
+    return join_and([f"p{rows[i][0]}" for i in idx])
+
+
+def _alt_head(h, rows, labels, w):
+    """One head's sentence: where its single largest weight is, and where the largest weight
+    is shared (a tie: identical notes, such as the plan seeds, get identical weights)."""
+    tied, tops = [], []
+    for i, row in enumerate(w):
+        finite = np.isfinite(row)
+        if not finite.any():
+            continue
+        m = np.nanmax(row)
+        at = np.flatnonzero(finite & (np.abs(np.where(finite, row, -1.0) - m) <= 1e-12))
+        (tied if len(at) > 1 else tops).append((i, at, m))
+    parts = []
+    if tied:
+        sets = {tuple(at) for _, at, _ in tied}
+        what = (f"between {join_and([bus_label(*labels[j]) for j in next(iter(sets))])} "
+                f"({tied[0][2]:.2f} each)" if len(sets) == 1 and len({round(m, 12) for *_, m in tied}) == 1
+                else "between two or more notes")
+        parts.append(f"at {_positions(rows, [i for i, _, _ in tied])} its largest weight is shared equally {what}")
+    if tops:
+        counts = {}
+        for i, at, m in tops:
+            counts.setdefault(int(at[0]), []).append((m, i))
+        order = sorted(counts, key=lambda j: (-len(counts[j]), j))
+        said = []
+        for k, j in enumerate(order):
+            m, i = max(counts[j])
+            said.append(f"on {bus_label(*labels[j])} at {len(counts[j])}{' of them' if k == 0 else ''} "
+                        f"(up to {m:.2f}, at p{rows[i][0]})")
+        parts.append(f"{'at the other' if tied else 'at all'} {len(tops)} step{'s' if len(tops) != 1 else ''} "
+                     f"its single largest weight is " + join_and(said))
+    return f" Head {h}: " + '; '.join(parts) + "." if parts else ""
+
+
+
+def _alt_snc(stream, rows, labels, weights, written, title, last=None, end_text='.'):
     n_head, n_rows, _ = weights.shape
     text = ((title.rstrip('.') + '. ' if title else '')
             + f"{n_head} heatmap{'s' if n_head > 1 else ''}, one per SNC head, of stream {stream}'s "
@@ -99,17 +147,19 @@ def _alt_snc(stream, rows, labels, weights, written, title):
             f"({join_and([bus_label(s, r) for s, r in labels])}); brighter is more weight, hatched grey "
             f"not readable at that step.")
     for h in range(n_head):
-        tops = [int(np.nanargmax(w)) for w in weights[h] if np.isfinite(w).any()]
-        if not tops:
-            continue
-        best = max(set(tops), key=lambda j: (tops.count(j), -j))
-        text += (f" Head {h} puts its largest weight on {bus_label(*labels[best])} at "
-                 f"{tops.count(best)} of {len(tops)} steps (weights up to {np.nanmax(weights[h]):.2f}).")
+        text += _alt_head(h, rows, labels, weights[h])
+    if last:
+        others = [s for s in sorted(last) if s != stream]
+        ended = [s for s in others if last[s][1]]
+        text += (f" Its last step is position {rows[-1][0]}"
+                 + ("; " + join_and([f"stream {s} ends its name at position {last[s][0]}" for s in ended])
+                    + f" (writing '{end_text}'), and a stream posts no note at the step that ends its name"
+                    if ended else '') + ".")
     return text
 
 
 def _token_labels(tokenizer):
-    return list(tokenizer.uchars) + ['end']
+    return tokenizer.labels   # the letters, and '.' (data.BOS_TEXT) for the end of a name
 
 
 def _log_axes(ax):
@@ -204,8 +254,6 @@ def _alt_gate(sweep, index, tokens, label, flat, dup):
             + ', '.join(t or '(empty)' for t in flat) + ".")
 
 
-# ---------------------------------------------------------------- chapter 8: the planner seed
-
 def position_gain_figure(positions, trunk_loss, counts, gains, errors=None, trunk_errors=None,
                          error_label='± 1 SE over names'):
     """Left: the trunk's held-out loss at each position (token counts on the bars).
@@ -267,9 +315,9 @@ def _alt_position_gain(positions, trunk_loss, counts, gains, errors=None, error_
                 f"{g.mean():+.3f} nats on average")
         if errors is not None:
             e = np.asarray(errors[label], float)
-            clear = int(np.sum(np.abs(g) > 2 * e))
-            text += (f"; its error bar at that position is {e[best]:.3f}, and at {clear} of "
-                     f"{len(g)} positions the gain is more than two error bars from zero")
+            above, below = int(np.sum(g > 2 * e)), int(np.sum(g < -2 * e))
+            text += (f"; its error bar at that position is {e[best]:.3f}; the gain is more than two "
+                     f"error bars above zero at {above} of {len(g)} positions and below zero at {below}")
         parts.append(text)
     bars = f" Error bars: {error_label}." if errors is not None else ""
     return (f"Two bar charts by position, {positions[0]} to {positions[-1]}. Left: the trunk's held-out "

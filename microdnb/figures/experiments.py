@@ -1,13 +1,17 @@
-"""Tables and matplotlib figures for part III of the book (the experiments), drawn from a
-results dict (`study.results.load_results`).
+"""The experiments of part III drawn: tables and figures of a results dict
+(`study.results.load_results`).
 
 Every `*_table` function returns rows of strings, the header first (show them with
 `tables.Table` or `tables.format_table`); every `plot_*` function returns a
 `matplotlib.figure.Figure` and never calls `plt.show()`, with its alternative text, computed
 from the numbers drawn, in `fig.microdnb_alt` (see `display`). Each condition has one colour
 in every figure, and a second cue (a label, a hatch, a marker) where colour would carry it.
-Measurements on one seed retrained in a chapter (every name's losses, standard errors over
-names, per-character figures) are in `part3_live`.
+The live slice of a chapter (one seed retrained, every name's losses) is drawn by
+`conditions`.
+
+Every comparison with the trunk is drawn and tabled as a gain, the trunk's held-out loss
+minus the condition's: positive when the condition does better than the trunk alone (the
+book's one sign convention, `study.stats.name_gain`).
 """
 import math
 
@@ -17,18 +21,15 @@ import numpy as np
 from ..config import TrainConfig
 from ..study import tasks
 from ..study.measure import gate_reach
-from ..study.results import loss_stats, main_setting, mean_std, select
+from ..study.results import TRAINED, control_gains, loss_stats, main_setting, mean_std, select, sweep_gains
 from ..study.spec import SWEEPS
 from .style import GREY, WIDTH, stream_color, stream_marker
 
 # what the bars and lines show, in the order that picks their colours ('trunk' is grey)
 DRAWN = ('notes', 'shuffled', 'repaired', 'plan_only', 'posts_zeroed', 'trained repaired', 'trained plan_only')
 # the columns of controls_table: the conditions measured after ordinary phase 2, then the
-# two trained controls, each measured under the condition it was trained with
+# two trained controls (results.TRAINED), each measured under the condition it was trained with
 MEASURED = ('notes', 'trunk', 'shuffled', 'repaired', 'plan_only')
-TRAINED = {'trained repaired': ('repaired', 'notes'), 'trained plan_only': ('plan_only', 'plan_only')}
-
-
 def condition_color(label):
     """The colour of a condition (or of a trained control) in every figure of part III."""
     return GREY if label == 'trunk' else stream_color(DRAWN.index(label))
@@ -41,6 +42,11 @@ def label_text(label):
 def _fmt(ms, digits=3):
     m, s = ms
     return f"{m:.{digits}f}±{s:.{digits}f}"
+
+
+def _fmt_gain(ms, digits=3):
+    m, s = ms
+    return f"{m:+.{digits}f}±{s:.{digits}f}"
 
 
 def _fmt_g(ms):
@@ -165,30 +171,27 @@ def rounds_table(results, task='split'):
     return rows
 
 
-def sweep_rows(results, task, axis):
-    """For a sweep over `axis` ('cadence', 'lag' or 'n_streams') of `task`, one row per value:
-    (value, {condition: (mean, std)}, gate (mean, std), rounds, token_steps)."""
-    main = main_setting(results)
-    out = []
-    for v in results['settings'][SWEEPS[axis]]:
-        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
-        if not runs:
-            continue
-        conds = {c: loss_stats(runs, c) for c in ('notes', 'trunk', 'shuffled') if c in runs[0]['loss']}
-        out.append((v, conds, mean_std([r['final_gate'] for r in runs]), runs[0]['rounds'], runs[0]['token_steps']))
-    return out
-
-
 def sweep_table(results, task='copy'):
     """Rows of what `plot_sweeps` draws: for each swept setting (cadence, lag, streams) and
-    value, the held-out loss over all streams with the notes, shuffled and the trunk alone
-    (mean±sd over seeds)."""
-    rows = [['setting', 'value', 'notes', 'shuffled', 'trunk']]
+    value, the trunk's held-out loss over all streams, and the gain over it with the notes and
+    with shuffled notes (`sweep_gains`: the trunk's loss minus the condition's, seed by seed;
+    positive = better than the trunk alone), mean±sd over seeds."""
+    rows = [['setting', 'value', 'trunk loss', 'gain: notes', 'gain: shuffled']]
     for axis in SWEEPS:
-        for value, conds, *_ in sweep_rows(results, task, axis):
-            rows.append([{'n_streams': 'streams'}.get(axis, axis), str(value)]
-                        + [_fmt(conds[c]) if c in conds else '-' for c in ('notes', 'shuffled', 'trunk')])
+        trunk = {v: runs for v, runs in _sweep_runs(results, task, axis)}
+        for value, gains in sweep_gains(results, task, axis):
+            rows.append([{'n_streams': 'streams'}.get(axis, axis), str(value),
+                         _fmt(loss_stats(trunk[value], 'trunk'))]
+                        + [_fmt_gain(gains[c]) if c in gains else '-' for c in ('notes', 'shuffled')])
     return rows
+
+
+def _sweep_runs(results, task, axis):
+    main = main_setting(results)
+    for v in results['settings'][SWEEPS[axis]]:
+        runs = select(results, task=task, schedule='ours', train='notes', **dict(main, **{axis: v}))
+        if runs:
+            yield v, runs
 
 
 def pick(rows, *columns):
@@ -205,8 +208,9 @@ def pick(rows, *columns):
 def task_controls_table(results, task, sched='ours'):
     """One task's `controls_table`, turned on its side for a book column: one row per
     condition (then the two trained controls), columns: the held-out loss over all streams
-    and of each stream (mean±sd over seeds), and the loss over all streams minus the trunk
-    alone's, paired seed by seed (mean±sd, the bars of `plot_controls`)."""
+    and of each stream (mean±sd over seeds), and the condition's gain over the trunk alone,
+    over all streams: the trunk's loss minus the condition's, paired seed by seed, positive
+    when the condition does better (mean±sd, the bars of `plot_controls`)."""
     main = main_setting(results)
     runs = select(results, task=task, schedule=sched, train='notes', **main)
     if not runs:
@@ -214,49 +218,25 @@ def task_controls_table(results, task, sched='ours'):
     k = runs[0]['n_streams']
     _, gains = control_gains(results, sched)
     column = [t for t in tasks.TASKS if select(results, task=t, schedule=sched, **main)].index(task)
-    rows = [['condition', 'all streams'] + [f"stream {s}" for s in range(k)] + ['all − trunk']]
+    rows = [['condition', 'all streams'] + [f"stream {s}" for s in range(k)] + ['gain over trunk']]
     for c in MEASURED:
         base = c == 'trunk'
         rows.append([label_text(c)] + [_fmt(loss_stats(runs, c, s)) for s in [None] + list(range(k))]
-                    + ['0' if base else _fmt((gains[c][0][column], gains[c][1][column]))])
+                    + ['0' if base else _fmt_gain((gains[c][0][column], gains[c][1][column]))])
     for label, (train, cond) in TRAINED.items():
         tr = select(results, task=task, schedule=sched, train=train, **main)
         if tr:
             rows.append([label_text(label)] + [_fmt(loss_stats(tr, cond, s)) for s in [None] + list(range(k))]
-                        + [_fmt((gains[label][0][column], gains[label][1][column]))])
+                        + [_fmt_gain((gains[label][0][column], gains[label][1][column]))])
     return rows
 
 
 # ---------------------------------------------------------------- figures
 
-def control_gains(results, sched='ours'):
-    """What plot_controls draws: {label: (means, stds)} over the tasks in the results, of the
-    held-out loss under each condition (and trained control) minus the trunk's, seed by
-    seed. Returns (tasks, gains)."""
-    main = main_setting(results)
-    tasks_here = [t for t in tasks.TASKS if select(results, task=t, schedule=sched, **main)]
-    gains = {}
-    for label in DRAWN:
-        if label == 'posts_zeroed':
-            continue
-        train, cond = TRAINED.get(label, ('notes', label))
-        means, stds = [], []
-        for task in tasks_here:
-            base = {r['seed']: r['loss']['trunk']['loss']
-                    for r in select(results, task=task, schedule=sched, train='notes', **main)}
-            runs = select(results, task=task, schedule=sched, train=train, **main)
-            diffs = [r['loss'][cond]['loss'] - base[r['seed']] for r in runs if cond in r['loss']]
-            m, s = mean_std(diffs) if diffs else (np.nan, 0.0)
-            means.append(m)
-            stds.append(s)
-        gains[label] = (means, stds)
-    return tasks_here, gains
-
-
 def plot_controls(results, sched='ours'):
-    """Bars: held-out loss minus the trunk's, per task and condition, mean over seeds; error
-    bars: the sample standard deviation over seeds (`control_gains`). Below zero the
-    condition beats the trunk alone."""
+    """Bars: each condition's gain over the trunk (the trunk's held-out loss minus the
+    condition's, seed by seed), per task, mean over seeds; error bars: the sample standard
+    deviation over seeds (`control_gains`). Above zero the condition beats the trunk alone."""
     main = main_setting(results)
     n_seeds = len(results['settings']['seeds'])
     tasks_here, gains = control_gains(results, sched)
@@ -269,7 +249,7 @@ def plot_controls(results, sched='ours'):
     ax.axhline(0, color='k', lw=0.8)
     ax.set_xticks(np.arange(len(tasks_here)))
     ax.set_xticklabels(tasks_here)
-    ax.set_ylabel('held-out loss − trunk alone\n(nats per token)')
+    ax.set_ylabel('gain over the trunk alone\n(nats per token; > 0: better)')
     ax.set_title(f"What the bus is worth, and what each control keeps ({_schedule_text(sched)} schedule; "
                  f"{main['n_streams']} streams, cadence {main['cadence']}, lag {main['lag']})\n"
                  f"bars: mean over {n_seeds} seeds; error bars: sd over seeds", fontsize=10)
@@ -279,14 +259,21 @@ def plot_controls(results, sched='ours'):
     fig.tight_layout()
     per_task = []
     for i, task in enumerate(tasks_here):
-        drawn = {label: means[i] for label, (means, _) in gains.items() if not math.isnan(means[i])}
-        best = min(drawn, key=drawn.get)
-        per_task.append(f"{task}: notes {drawn['notes']:+.3f}, lowest {label_text(best)} {drawn[best]:+.3f}")
-    fig.microdnb_alt = (f"Grouped bars of held-out loss minus the trunk's (nats per token, mean over "
-                        f"{n_seeds} seeds with error bars of one standard deviation over seeds, "
-                        f"below zero is better than the trunk) for {_and(label_text(g) for g in gains)}, "
-                        f"per task: " + '; '.join(per_task) + ".")
+        drawn = [f"{label_text(label)} {means[i]:+.3f}" for label, (means, _) in gains.items()
+                 if not math.isnan(means[i])]
+        per_task.append(f"{task}: " + ', '.join(drawn))
+    fig.microdnb_alt = (f"Grouped bars of each condition's gain over the trunk alone (the trunk's held-out loss "
+                        f"minus the condition's, nats per token, mean over {n_seeds} seeds with error bars of one "
+                        f"standard deviation over seeds; above zero the condition does better than the trunk) "
+                        f"for {_and(label_text(g) for g in gains)}, per task: " + '; '.join(per_task) + ".")
     return fig
+
+
+def _finish(fig, axes, title, size):
+    """The legend on the first panel, the figure's title above all panels, the layout tightened."""
+    axes[0].legend(fontsize=8.5)
+    fig.suptitle(title, fontsize=size)
+    fig.tight_layout()
 
 
 def plot_gate(results):
@@ -319,10 +306,8 @@ def plot_gate(results):
         ax.set_xlabel('phase-2 step')
         ax.grid(alpha=0.3)
     axes[0].set_ylabel('gate = sigmoid(logit)')
-    axes[0].legend(fontsize=8.5)
-    fig.suptitle(f"lines: mean over {len(results['settings']['seeds'])} seeds; bands: lowest to highest seed; "
-                 f"dotted: the gate at the start", fontsize=9)
-    fig.tight_layout()
+    _finish(fig, axes, f"lines: mean over {len(results['settings']['seeds'])} seeds; bands: lowest to highest seed; "
+                       f"dotted: the gate at the start", 9)
     start = 1 / (1 + math.exp(-main['gate_init']))
     fig.microdnb_alt = (f"Two line charts of the SNC gate against the phase-2 step, one line per task (mean over "
                         f"seeds, band from the lowest to the highest seed), from the gate the runs start at, "
@@ -357,10 +342,8 @@ def plot_gate_starts(results, task='copy', sched='ours'):
     for ax in axes:
         ax.set_xlabel('phase-2 step')
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8.5)
-    fig.suptitle(f"{task} task, {_schedule_text(sched)} schedule: the gate from each start (lines: mean over "
-                 f"{len(results['settings']['seeds'])} seeds; bands: lowest to highest seed)", fontsize=9.5)
-    fig.tight_layout()
+    _finish(fig, axes, f"{task} task, {_schedule_text(sched)} schedule: the gate from each start (lines: mean over "
+                       f"{len(results['settings']['seeds'])} seeds; bands: lowest to highest seed)", 9.5)
     fig.microdnb_alt = (f"Two line charts of the SNC gate during phase 2 of the {task} task, one line per "
                         f"initial gate (mean over seeds, band from the lowest to the highest seed): left the gate "
                         f"on a log scale, right how far its logit moved: " + '; '.join(said) + ".")
@@ -368,32 +351,33 @@ def plot_gate_starts(results, task='copy', sched='ours'):
 
 
 def plot_sweeps(results, task='copy'):
-    """Held-out loss against cadence, lag and number of streams (one change from the main
-    setting each, `sweep_rows`), with the notes, shuffled and the trunk alone; mean ± std
-    over seeds."""
+    """The gain over the trunk alone (the trunk's held-out loss minus the condition's, over all
+    streams, paired seed by seed: `sweep_gains`) against cadence, lag and number of streams
+    (one change from the main setting each), with the notes and with shuffled notes; mean ±
+    std over seeds. Zero is the trunk alone."""
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.0), sharey=True)
     said = []
     for ax, axis in zip(axes, SWEEPS):
-        rows = sweep_rows(results, task, axis)
+        rows = sweep_gains(results, task, axis)
         xs = [r[0] for r in rows]
-        said.append(f"{label_text(axis)} " + ', '.join(f"{x}: notes {r[1]['notes'][0]:.3f}"
-                                                       + (f", trunk {r[1]['trunk'][0]:.3f}" if 'trunk' in r[1] else '')
-                                                       for x, r in zip(xs, rows) if 'notes' in r[1]))
-        for cond in ('notes', 'shuffled', 'trunk'):
-            pts = [(x, r[1][cond]) for x, r in zip(xs, rows) if cond in r[1]]
+        said.append(f"{ {'n_streams': 'streams'}.get(axis, axis)} " + ', '.join(
+            f"{x}: " + ', '.join(f"{label_text(c)} {g[c][0]:+.3f}" for c in ('notes', 'shuffled') if c in g)
+            for x, g in rows))
+        for cond in ('notes', 'shuffled'):
+            pts = [(x, g[cond]) for x, g in rows if cond in g]
             if pts:
                 ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] for p in pts],
-                            marker=stream_marker(('notes', 'shuffled', 'trunk').index(cond)), ms=4, capsize=2,
+                            marker=stream_marker(('notes', 'shuffled').index(cond)), ms=4, capsize=2,
                             color=condition_color(cond), label=label_text(cond))
+        ax.axhline(0, color=GREY, lw=1.2, label='trunk alone (0)')
         ax.set_xticks(xs)
         ax.set_xlabel({'n_streams': 'streams'}.get(axis, axis))
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel('held-out loss (nats/token)')
-    axes[0].legend(fontsize=8.5)
-    fig.suptitle(f"{task} task: one setting changed at a time (mean over {len(results['settings']['seeds'])} "
-                 f"seeds; error bars: sd over seeds)", fontsize=10)
-    fig.tight_layout()
-    fig.microdnb_alt = (f"Three line charts of the {task} task's held-out loss (nats per token, mean ± sd over "
-                        f"seeds) with the notes, shuffled notes and the trunk alone, one setting changed at a "
+    axes[0].set_ylabel('gain over the trunk alone\n(nats/token; > 0: better)')
+    _finish(fig, axes, f"{task} task: one setting changed at a time (mean over {len(results['settings']['seeds'])} "
+                       f"seeds; error bars: sd over seeds)", 10)
+    fig.microdnb_alt = (f"Three line charts of the {task} task's gain over the trunk alone (the trunk's held-out "
+                        f"loss minus the loss, over all streams, nats per token, mean ± sd over seeds; above zero "
+                        f"better than the trunk) with the notes and with shuffled notes, one setting changed at a "
                         f"time: " + '; '.join(said) + ".")
     return fig

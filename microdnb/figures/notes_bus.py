@@ -1,9 +1,9 @@
-"""Matplotlib figures and widget frames for part II of the book (the Notes Bus, SNC,
-the gate, the planner seed, phase 2).
+"""The Notes Bus drawn (chapter 6): who posts when, and which notes each stream can read at
+each round, computed by `bus.visibility` (the rule itself, not a copy of it).
 
-Every figure function returns a `matplotlib.figure.Figure` and never calls
-`plt.show()`; every `*_frames` function returns a dict of PNG bytes keyed as
-`widgets.scrubber` expects. Sizes fit a book column about 8 inches wide.
+Every figure function returns a `matplotlib.figure.Figure` with its alternative text in
+`fig.microdnb_alt` (see `display`); stream colours always come with a second cue: the row or
+tick label names the stream.
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,25 +13,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import ScaledTranslation
 
-from ..bus import visibility
+from ..bus import check_lengths, visibility
 from ..config import check_int
 from .display import text_color
-from .prep import check_lengths
 from .style import WIDTH, stream_color
 from .words import positions_text
 
-# Every figure sets `fig.microdnb_alt`: what a reader should see in it, computed from the
-# data drawn (the alt text of the image or widget frame; see `display`). Stream colours
-# always come with a second cue: the row or tick label names the stream.
-# ---------------------------------------------------------------- helpers
 
 def bus_label(stream, round_):
     """How the book names a snapshot: 'plan s0' for stream 0's plan seed, 's1@p2' for the
     snapshot stream 1 posted after position 2."""
     return f"plan s{stream}" if round_ is None else f"s{stream}@p{round_}"
 
-
-# ---------------------------------------------------------------- chapter 6: the bus
 
 def visibility_table(lengths, cadence, lag, ended=()):
     """The bus's read rule as a table, from `bus.visibility` (`ended` as there).
@@ -42,7 +35,7 @@ def visibility_table(lengths, cadence, lag, ended=()):
     can read snapshot i, 2 if it can read it although it was posted in that same
     round (lag 0 only: the round-robin order lets later streams see earlier ones), else 0.
     """
-    check_lengths(lengths)
+    check_lengths(lengths, 1)
     check_int(cadence, 'cadence', 1)
     check_int(lag, 'lag', 0)
     posts, reads = visibility(list(lengths), cadence, lag, ended)
@@ -60,7 +53,7 @@ def visibility_table(lengths, cadence, lag, ended=()):
 def bus_timeline(lengths, cadence, lag, ax=None, ended=()):
     """Rounds x streams: each cell is one step of one stream, labelled with how many notes
     it can read; a dot marks a snapshot posted after that step; a diamond the plan seed."""
-    check_lengths(lengths)
+    check_lengths(lengths, 1)
     snapshots, steps, seen = visibility_table(lengths, cadence, lag, ended)
     posts, _ = visibility(list(lengths), cadence, lag, ended)
     n_streams, n_rounds = len(lengths), max(lengths)
@@ -171,7 +164,7 @@ def bus_figure(lengths, cadence, lag, n_rows=None, ended=()):
     n_rows: size the matrix for this many snapshot rows (default: as many as it has),
     so frames with fewer snapshots keep the same height.
     """
-    check_lengths(lengths)
+    check_lengths(lengths, 1)
     n_snap = len(visibility_table(lengths, cadence, lag, ended)[0])
     n_snap = max(n_snap, n_rows or 0)
     n_streams = len(lengths)

@@ -1,0 +1,18 @@
+"""The page: the model running in the reader's browser, emitted by Python as one notebook output.
+
+  explorer.py        `explorer(...)`: a model as a self-contained text/html output (controls,
+                     views, a static fallback), the same bytes on the static site and in JupyterLab
+  inline.py          the ES modules joined into one inline script, without a bundler
+  pyrandom.js        CPython's random.Random (MT19937, random(), choices), bit for bit
+  engine.js          inference as the numpy engine does it, one position at a time; checkpoints
+                     in (loadCheckpoint) and out (checkpointText)
+  explorer_views.js  the views: pure functions from a decode to HTML
+  explorer_state.js  the explorer's settings, every value checked in one place
+  explorer_markup.js the controls and the views' sections, as HTML
+  explorer_render.js from the state to the page: decode, controls, views
+  explorer.js        mount(): an explorer in its output, and the page's entry point
+  explorer.css       the explorer's styles, scoped to its root
+
+The JavaScript is package data beside the Python that emits it (pyproject.toml lists it);
+tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium.
+"""

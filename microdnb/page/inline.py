@@ -1,0 +1,56 @@
+"""The page's JavaScript and CSS, inlined into one notebook output: no bundler, nothing fetched.
+
+The package's ES modules (the .js files beside this one) are joined into one script for an
+inline ``<script type="module">``: each module is wrapped in a function that returns its
+exports, and its ``import { a, b } from './x.js'`` becomes ``const { a, b } = __mdx_x``,
+read from a module wrapped before it. Only those two forms of import and export are allowed,
+so the inliner stays a few regular expressions (and says so when a module uses another).
+"""
+import json
+import re
+from pathlib import Path
+
+PAGE_DIR = Path(__file__).resolve().parent
+
+_IMPORT = re.compile(r"^import \{([^}]*)\}\s*from '\./([\w.]+)';[ \t]*$", re.MULTILINE)
+_EXPORT = re.compile(r"^export (?=(?:async\s+)?(?:function\*?|class|const|let)\s+([A-Za-z_$][\w$]*))", re.MULTILINE)
+
+
+def _strip_comments(src):
+    """Drop whole-line // comments and blank lines (the package's files keep them)."""
+    return '\n'.join(line for line in src.splitlines() if line.strip() and not line.lstrip().startswith('//'))
+
+
+def module_code(modules):
+    """The ES modules named by `modules` (file names in this folder, each importing only from
+    the ones before it) as one script: module x.js becomes the constant __mdx_x, the object
+    of its exports."""
+    parts, exports = [], {}
+    for file in modules:
+        src = (PAGE_DIR / file).read_text(encoding='utf-8')
+
+        def imported(m, file=file):
+            names, source = [n.strip() for n in m.group(1).split(',') if n.strip()], m.group(2)
+            if source not in exports or not set(names) <= exports[source]:
+                raise RuntimeError(f"{file}: imports {names} from {source!r}, which does not export them")
+            return f"const {{ {', '.join(names)} }} = __mdx_{source[:-3]};"
+        body = _IMPORT.sub(imported, src)
+        exports[file] = set(_EXPORT.findall(body))
+        body = _EXPORT.sub('', body)
+        if re.search(r'^\s*(import|export)\b', body, re.MULTILINE) or re.search(r'</script|<!--', body, re.IGNORECASE):
+            raise RuntimeError(f"{file}: an import/export form the inliner does not handle, or '</script'")
+        parts.append(f"const __mdx_{file[:-3]} = (() => {{\n{_strip_comments(body)}\n"
+                     f"return {{ {', '.join(sorted(exports[file]))} }};\n}})();")
+    return '\n'.join(parts)
+
+
+def stylesheet(name):
+    """The CSS file `name` of this folder, its comments and indentation dropped."""
+    css = re.sub(r'/\*.*?\*/', '', (PAGE_DIR / name).read_text(encoding='utf-8'), flags=re.DOTALL)
+    return re.sub(r'\s*\n\s*', '\n', css).strip()
+
+
+def json_for_script(obj):
+    """JSON safe inside <script>: no '<', '>' or '&' characters (escaped as \\u003c ...)."""
+    text = json.dumps(obj, allow_nan=False, separators=(',', ':'))
+    return text.replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
