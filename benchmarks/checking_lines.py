@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/checking_lines.py [--per-file]
 
-For every module of microdnb/ (Python only; the JavaScript is counted apart), from its
-syntax tree:
+For every module of microdnb/ (Python; the JavaScript apart: its `throw` statements and
+lines), from its syntax tree:
   raise      `raise X` statements (a bare `raise`, which re-raises, is not counted)
   checking   source lines that check inputs: the union of every `raise X` statement,
              every `if` whose body is only `raise X` (a guard clause: test and raise), and
@@ -15,6 +15,7 @@ sampling, params) and the engines (scalar/, vector/) apart. Comments and docstri
 a counted statement or function count as its lines; blank lines do not.
 """
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -66,8 +67,9 @@ def main(argv):
             print(f"{name:32} " + '  '.join(f"{k} {v:5}" for k, v in m.items()))
     for g in ('edge', 'engines', 'other', 'all'):
         print(f"{g:8} " + '  '.join(f"{k} {v:5}" for k, v in totals[g].items()))
-    js = sum(len(p.read_text(encoding='utf-8').splitlines()) for p in sorted(PKG.rglob('*.js')))
-    print(f"js lines {js}")
+    js = [p.read_text(encoding='utf-8').splitlines() for p in sorted(PKG.rglob('*.js'))]
+    throws = sum(1 for lines in js for line in lines if re.search(r'\bthrow\b', line.split('//')[0]))
+    print(f"js       throw {throws:5}  lines {sum(map(len, js)):5}")
 
 
 if __name__ == '__main__':

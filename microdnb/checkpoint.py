@@ -246,11 +246,10 @@ def _schema_error(doc, where):
 def _check_matrix(name, m, shape, where):
     """`m` is rows x cols (shape) of numbers within +-MAX_WEIGHT; ValueError naming the first that is not."""
     rows, cols = shape
-    if any(len(r) != len(m[0]) for r in m):
-        raise ValueError(f"{where}: params[{name!r}] is not a {rows}x{cols} matrix (its rows differ in length)")
-    if (len(m), len(m[0]) if m else 0) != shape:
-        raise ValueError(f"{where}: params[{name!r}] is {len(m)}x{len(m[0]) if m else 0}, but the config "
-                         f"needs {rows}x{cols}")
+    widths = sorted({len(r) for r in m}) or [0]   # one width, unless its rows differ in length
+    if (len(m), *widths) != shape:
+        raise ValueError(f"{where}: params[{name!r}] is {len(m)}x{'/'.join(map(str, widths))}, "
+                         f"but the config needs {rows}x{cols}")
     for i, row in enumerate(m):   # the fast path, in C; the sum is NaN if a number is (min and max may miss it)
         if set(map(type, row)) <= {float, int} and -MAX_WEIGHT <= min(row) and max(row) <= MAX_WEIGHT \
                 and not math.isnan(sum(row)):
@@ -258,9 +257,6 @@ def _check_matrix(name, m, shape, where):
         for j, x in enumerate(row):
             if type(x) not in (float, int):
                 raise ValueError(f"{where}: params.{name}[{i}][{j}] is {show(x)}, not a number")
-            if x != x or x in (math.inf, -math.inf):  # only when saving: a file cannot hold them
-                raise ValueError(f"{where}: params.{name}[{i}][{j}] is {x}, not a finite number (did training "
-                                 f"diverge? try a smaller learning rate)")
             if not -MAX_WEIGHT <= x <= MAX_WEIGHT:
                 raise ValueError(f"{where}: params.{name}[{i}][{j}] is {show(x)}, beyond +-{MAX_WEIGHT:,.0f}: "
                                  f"no trained model has weights that large")

@@ -108,7 +108,7 @@ def edit(path, fn):
 
 @pytest.mark.parametrize('change, match', [
     (lambda d: d['params']['wte'].pop(), r"params\['wte'\] is 15x8, but"),     # a row missing
-    (lambda d: d['params']['snc_wq'][0].append(0.5), r"params\['snc_wq'\] is not a 8x8"),  # a column too many
+    (lambda d: d['params']['snc_wq'][0].append(0.5), r"params\['snc_wq'\] is 8x8/9, but"),   # a column too many
     (lambda d: d['params'].pop('snc_gate'), r"snc_gate"),                         # a matrix missing
     (lambda d: d['params'].update(extra=[[1.0]]), r"extra"),                      # one too many
     (lambda d: d.update(uchars=d['uchars'][:-1]), 'vocab_size'),                  # vocabulary too short

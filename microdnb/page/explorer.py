@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import vector
 from ..checkpoint import checkpoint_doc
-from ..config import REFERENCE_BUS, BusConfig, Range, check_int, limits_json
+from ..config import LIMITS, REFERENCE_BUS, BusConfig, Range, check_int, limits_json
 from ..params import param_shapes
 from ..sampling import DECODE_LIMITS, check_prompts, check_starts
 from ..figures.style import STREAM_COLORS
@@ -107,7 +107,7 @@ def _check_settings(settings, cfg, tokenizer, bus):
     s = {**DEFAULTS, 'cadence': bus.cadence, 'lag': bus.lag, 'streams': bus.n_streams, **settings}
     for k, (low, high) in RANGES.items():
         where = ' (from bus_cfg: pass it in settings)' if k not in settings and k in ('cadence', 'lag', 'streams') else ''
-        allowed = Range('float' if isinstance(low, float) else 'int', low, high)
+        allowed = Range(LIMITS[DECODE_LIMITS[k]].kind, low, high)   # as the page's checkSetting builds it
         s[k] = None if k == 'gate' and s[k] is None else allowed.check(s[k], f"explorer: settings {k}{where}")
     check_prompts(s['prompts'], s['streams'], tokenizer, cfg, 'explorer: settings prompts')
     check_starts(s['starts'], s['streams'], tokenizer, 'explorer: settings starts')
