@@ -312,12 +312,15 @@ export function checkSettings(model, settings) {
   for (const k of ['cadence', 'lag', 'streams', 'temperature', 'seed']) checkNumber(k, s[k], limits[k]);
   if (s.gate !== null) checkNumber('gate', s.gate, limits.gate);
   s.forced = perStream(s.prompts, s.streams, 'prompts').map((p, i) => forcedBy(model, p, `prompts ${shown(p)} (stream ${i})`));
-  s.startIds = perStream(s.starts, s.streams, 'starts').map((c, i) => {
-    const id = startId(model, c);
-    if (id < 0) throw new Error(`starts ${shown(c)} (stream ${i}) must be one character of the vocabulary '${model.uchars.join('')}', or '' for the start token`);
-    return id;
-  });
+  s.startIds = perStream(s.starts, s.streams, 'starts').map((c, i) => checkStart(model, c, `starts ${shown(c)} (stream ${i})`));
   return s;
+}
+
+// sampling.check_starts, for one stream: its start letter's token (startId), or an Error naming `name`
+export function checkStart(model, c, name) {
+  const id = startId(model, c);
+  if (id < 0) throw new Error(`${name} must be one character of the vocabulary '${model.uchars.join('')}', or '' for the start token`);
+  return id;
 }
 
 // Decode `streams` names together through the bus, round by round, streams in order within

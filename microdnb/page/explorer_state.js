@@ -1,6 +1,6 @@
 // microdnb's explorer, its state: the settings the controls hold, how a control's value or an
 // x.set value changes them, and what the decode is given. Every value is checked by engine.js's
-// checkers (checkNumber, perStream, forcedBy, startId: the one place the page checks settings),
+// checkers (checkNumber, perStream, forcedBy, checkStart: the one place the page checks settings),
 // within the controls' extent (the payload's ranges, of the kind its limits give).
 // No DOM: explorer.js reads the controls and explorer_render.js writes them.
 //
@@ -8,7 +8,7 @@
 // of digits), prompts and starts (one string per stream the controls have room for, '' =
 // none), and the selected step, stream and pos.
 
-import { checkNumber, forcedBy, perStream, rangeOf, startId } from './engine.js';
+import { checkNumber, checkStart, forcedBy, perStream, rangeOf } from './engine.js';
 
 // The settings the explorer starts with (Python's, checked there), padded to every stream row
 export function initialState(settings, R) {
@@ -59,8 +59,8 @@ export function takeControl(model, st, R, k, s, value) {
 
 // One x.set value, checked against what the controls can hold: what the state takes for it
 export function checkSetting(model, R, k, v) {
-  const rows = R.streams[1], list = (ok, what) => perStream(v, rows, k).map((x, s) => {
-    if (x !== null && (typeof x !== 'string' || !ok(x))) throw new Error(`${k} ${JSON.stringify(x)} (stream ${s}) must be ${what}`);
+  const rows = R.streams[1], list = check => perStream(v, rows, k).map((x, s) => {
+    check(x, `${k} ${JSON.stringify(x)} (stream ${s})`);
     return x || '';
   });
   if (k === 'gate') return v === null ? null : checkNumber(k, v, control(model, R, k));
@@ -72,7 +72,9 @@ export function checkSetting(model, R, k, v) {
   }
   if (k === 'stream') return checkNumber(k, v, rangeOf('int', 0, rows - 1));
   if (k === 'pos') return checkNumber(k, v, rangeOf('int', 0, model.cfg.block_size - 1));
-  if (k === 'prompts') return list(() => true, 'a string'); // a bad one is shown, flagged and left out
-  if (k === 'starts') return list(c => startId(model, c) >= 0, `one character of the vocabulary '${model.uchars.join('')}', or ''`);
+  if (k === 'prompts') { // a string; one the model cannot take is shown, flagged and left out of the decode
+    return list((x, name) => { if (x !== null && typeof x !== 'string') throw new Error(`${name} must be a string`); });
+  }
+  if (k === 'starts') return list((x, name) => checkStart(model, x, name));
   throw new Error(`unknown setting ${k}; the settings are gate, cadence, lag, streams, temperature, seed, prompts, starts, stream, pos`);
 }
