@@ -95,3 +95,50 @@ def test_the_rule_catches_measurements(text):
                                   'an 8x8 matrix', 'arXiv:2512.10054'])
 def test_the_rule_lets_constants_and_glue_through(text):
     assert not hand_typed(text)
+
+
+# ---------------------------------------------------------------- glue roles name glued keys
+
+ROLE = re.compile(r'\{glue(?::(\w+))?\}`([^`]*)`')
+
+
+def glued_keys(path):
+    """The names a notebook glues (its stored outputs' scrapbook entries)."""
+    keys = set()
+    for cell in json.loads(path.read_text())['cells']:
+        for out in cell.get('outputs', []):
+            sb = out.get('metadata', {}).get('scrapbook')
+            if sb:
+                keys.add(sb['name'])
+    return keys
+
+
+def role_key(kind, text):
+    """(document or None, key) of a glue role as myst-nb reads it: {glue:text} splits its
+    format off at the last colon, so `doc.ipynb::key` with no format reads as the key 'doc.ipynb:'."""
+    if kind == 'text' and ':' in text:
+        text = text.rsplit(':', 1)[0]
+    doc, sep, key = text.rpartition('::')
+    return (doc if sep else None), key
+
+
+def test_every_glue_role_names_a_key_its_document_glues():
+    """The build says so too, but only after executing or rendering every chapter; this
+    reads the stored outputs: a role naming no glued key (a typo, or another document's
+    key with no format, which myst-nb misreads) fails here in the fast tier."""
+    glued = {p.name: glued_keys(p) for p in sorted(BOOK.glob('*.ipynb'))}
+    missing = []
+    for where, text in BLOCKS:
+        here = where.split(' cell ')[0]
+        for m in ROLE.finditer(text):
+            doc, key = role_key(m.group(1), m.group(2))
+            if key not in glued.get(doc or here, set()):
+                missing.append(f"{where}: {m.group(0)} (no key {key!r} glued in {doc or here})")
+    assert not missing, '\n'.join(missing)
+
+
+def test_role_key_reads_roles_as_myst_nb_does():
+    assert role_key('text', 'loss:.4f') == (None, 'loss')
+    assert role_key('text', '06_bus.ipynb::n:d') == ('06_bus.ipynb', 'n')
+    assert role_key('text', '06_bus.ipynb::n') == (None, '06_bus.ipynb:')     # no format: misread
+    assert role_key(None, 'fig') == (None, 'fig')
