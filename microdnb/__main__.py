@@ -1,20 +1,28 @@
 """Command line: python -m microdnb {replicate,train,sample,experiment} ... (each has --help).
 
-Every value is checked before any work starts, against the ranges of microdnb.config
-(LIMITS); every output path is checked by fileio.check_output_path (an existing file is
-replaced only with --force). A mistake is reported on one line, `microdnb: error: ...`,
-with exit status 2 for a bad argument (argparse) and 1 for anything found later (a bad
-file, a bad combination of settings, an I/O failure); no traceback (set
-MICRODNB_TRACEBACK=1 to see one).
+Every value is checked before any work starts, by the package's one checker of its kind:
+numbers against microdnb.config.LIMITS (argparse types), file names by fileio.as_path,
+output paths by fileio.check_output_path (an existing file is replaced only with --force),
+datasets by data.load_docs, checkpoints by checkpoint.load_checkpoint, prompts and start
+letters by sampling.check_prompts / check_starts. A mistake is reported on one line,
+`microdnb: error: ...`, with exit status 2 for a bad argument (argparse) and 1 for anything
+found later (a bad file, a bad combination of settings, an I/O failure, stdout included);
+no traceback (set MICRODNB_TRACEBACK=1 to see one). A signal that would end the process
+(fileio.FATAL_SIGNALS) ends it through Python instead, so that temporary files are removed
+and worker processes ended, with one line `microdnb: stopped by SIGTERM` (say) and exit
+status 128 + its number.
 """
 import argparse
 import json
 import os
 import random
+import signal
 import sys
 import time
+import warnings
 
 from .config import LIMITS, Range, show
+from .fileio import FATAL_SIGNALS, exit_on_signals
 
 # reference.ENGINES' names (a test keeps them equal): importing the engines here would make
 # every refusal of a bad argument wait for numpy
@@ -22,7 +30,6 @@ ENGINES = ('numpy', 'scalar')
 
 MAX_NUM = 100_000               # sample --num: names (or groups) per call
 MAX_JOBS = 256                  # experiment --jobs
-MAX_SEED = 2 ** 64 - 1
 
 
 def _progress(label, every_seconds=2.0, stream=sys.stderr):
@@ -53,72 +60,58 @@ def _dataset_paths(data):
     return paths
 
 
+def _print(*lines):
+    """Lines to stdout, at once; an OSError (a full disk: errno 28) names stdout."""
+    try:
+        print(*lines, sep='\n', flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        _quiet_stdout()
+        raise OSError(e.errno, f"cannot write to stdout: {e.strerror}") from None
+
+
 def cmd_replicate(args):
     from .reference import replicate
-    replicate(seed=args.seed, steps=args.steps, snc_steps=args.snc_steps, engine=args.engine,
-              out=lambda line: print(line, flush=True))
+    replicate(seed=args.seed, steps=args.steps, snc_steps=args.snc_steps, engine=args.engine, out=_print)
 
 
 def cmd_train(args):
     from .checkpoint import save_checkpoint
     from .config import BusConfig, ModelConfig, TrainConfig
     from .data import load_docs
-    from .fileio import check_output_path
-    from .reference import get_engine, setup
+    from .fileio import as_path, check_output_path, check_space
     out = check_output_path(args.out, args.force, protect=_dataset_paths(args.data), what='--out')
+    if args.data is not None:
+        as_path(args.data, '--data')
     bcfg = BusConfig(n_streams=args.streams, cadence=args.cadence, lag=args.lag)
     tcfg = TrainConfig(steps=args.steps, snc_steps=args.snc_steps)
     if args.n_embd % args.n_head:  # found before the data is read (ModelConfig says it again)
         ModelConfig(n_embd=args.n_embd, n_head=args.n_head)
-    docs, tokenizer, cfg, params, _ = setup(args.seed, load_docs(args.data), args.engine, n_layer=args.n_layer,
-                                            n_embd=args.n_embd, n_head=args.n_head, block_size=args.block_size)
+    docs = load_docs(args.data)
+    from .reference import get_engine, setup  # numpy: after the arguments and the dataset are checked
+    docs, tokenizer, cfg, _, rng = setup(args.seed, docs, None, n_layer=args.n_layer, n_embd=args.n_embd,
+                                         n_head=args.n_head, block_size=args.block_size)
+    check_space(out, 25 * cfg.n_params + 10_000, '--out')  # a weight takes about 22 bytes in the file
     longest = max(len(d) for d in docs) + 1
     if longest > cfg.block_size:
         print(f"note: the longest name needs {longest} positions; block_size {cfg.block_size} "
               f"truncates it", file=sys.stderr)
     eng = get_engine(args.engine)
+    params = eng.init_params(cfg, rng)  # the shuffle's generator draws them, as in the reference
     print(f"training {cfg} on {len(docs)} names with the {args.engine} engine", file=sys.stderr)
     eng.train_phase1(params, cfg, tcfg, docs, tokenizer, callback=_progress('phase 1'))
     eng.train_phase2(params, cfg, tcfg, bcfg, docs, tokenizer, callback=_progress('phase 2'))
     path = save_checkpoint(out, params, cfg, tokenizer, bcfg,
                            meta={'seed': args.seed, 'steps': args.steps, 'snc_steps': args.snc_steps,
                                  'engine': args.engine})
-    print(f"saved {path} (final gate {eng.gate_value(params):.4f})")
-
-
-def _check_prompts(prompts, n_streams, cfg, tokenizer):
-    """--prompt values: at most one per stream, letters of the checkpoint's vocabulary,
-    short enough to leave the model a position to write. Returns one per stream ('' = none)."""
-    if len(prompts) > n_streams:
-        raise ValueError(f"{len(prompts)} --prompt values for {n_streams} stream(s): give at most one per stream")
-    for p in prompts:
-        bad = [c for c in p if c not in tokenizer.uchars]
-        if bad:
-            raise ValueError(f"--prompt {p!r}: character {bad[0]!r} is not in the checkpoint's vocabulary "
-                             f"{''.join(tokenizer.uchars)!r}")
-        if len(p) >= cfg.block_size:
-            raise ValueError(f"--prompt {p!r} has {len(p)} letters; the model's block_size {cfg.block_size} "
-                             f"allows at most {cfg.block_size - 1}")
-    return list(prompts) + [''] * (n_streams - len(prompts))
-
-
-def _check_starts(starts, n_streams, tokenizer):
-    """--start values: at most one per stream, each '' (the start token) or one character of the
-    checkpoint's vocabulary. Returns one start letter per stream ('' where none is given)."""
-    from .sampling import start_token
-    if len(starts) > n_streams:
-        raise ValueError(f"{len(starts)} --start values for {n_streams} stream(s): give at most one per stream")
-    for c in starts:
-        if start_token(c, tokenizer) is None:
-            raise ValueError(f"--start {c!r}: give one character of the checkpoint's vocabulary "
-                             f"{''.join(tokenizer.uchars)!r}, or '' for the start token")
-    return list(starts) + [''] * (n_streams - len(starts))
+    _print(f"saved {path} (final gate {eng.gate_value(params):.4f})")
 
 
 def cmd_sample(args):
     from .checkpoint import load_checkpoint
-    from .config import BusConfig
-    from .reference import get_engine
+    from .fileio import as_path
+    from .sampling import check_prompts, check_starts
     if args.json and args.num not in (None, 1):
         raise ValueError("--json prints one group of streams: leave out --num (or give --num 1)")
     if args.streams == 1:
@@ -131,20 +124,37 @@ def cmd_sample(args):
             raise ValueError("--start gives a stream of a parallel group its start letter (the trunk alone "
                              "always starts from the start token): add --streams 2 (or more), or use --prompt")
     num = 1 if args.json else (args.num or 10)
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(as_path(args.checkpoint, '--checkpoint'))
     cfg, tokenizer = ck['cfg'], ck['tokenizer']
-    prompts = _check_prompts(args.prompt or [], args.streams, cfg, tokenizer)
-    starts = _check_starts(args.start or [], args.streams, tokenizer)
+    check_prompts(args.prompt, args.streams, tokenizer, cfg, '--prompt')
+    check_starts(args.start, args.streams, tokenizer, '--start')
+    prompts, starts = ((given or []) + [''] * (args.streams - len(given or [])) for given in (args.prompt, args.start))
+    from .reference import get_engine  # numpy, after every check: a refusal does not wait for it
     eng = get_engine(args.engine)
     params = eng.params_from(ck['params'])
     rng = random.Random(args.seed)
     groups = []
+    with warnings.catch_warnings():  # numpy's overflow warnings: the draw refuses what they lead to
+        warnings.simplefilter('ignore', RuntimeWarning)
+        try:
+            _decode(args, eng, params, cfg, tokenizer, rng, ck['bus_cfg'], num, prompts, starts, groups)
+        except (ValueError, ArithmeticError) as e:  # every setting was checked: the weights are to blame
+            raise ValueError(f"checkpoint {args.checkpoint}: cannot sample from it: {e}") from None
+    if args.json:
+        _print(json.dumps({'texts': groups[0]}))
+    else:
+        _print(*(' | '.join(t or '(empty)' for t in texts) for texts in groups))
+
+
+def _decode(args, eng, params, cfg, tokenizer, rng, saved, num, prompts, starts, groups):
+    """`sample`'s decodes: `num` groups of `args.streams` texts appended to `groups`."""
+    from .config import BusConfig
     if args.streams == 1:
         kwargs = {'prompt': prompts[0]} if args.prompt else {}
         for _ in range(num):
             groups.append([eng.sample_single(params, cfg, tokenizer, rng, args.temperature, **kwargs)['text']])
     else:
-        saved = ck['bus_cfg'] or BusConfig()
+        saved = saved or BusConfig()
         bcfg = BusConfig(n_streams=args.streams,
                          cadence=args.cadence if args.cadence is not None else saved.cadence,
                          lag=args.lag if args.lag is not None else saved.lag)
@@ -157,11 +167,6 @@ def cmd_sample(args):
             kwargs['starts'] = starts
         for _ in range(num):
             groups.append(eng.sample_parallel(params, cfg, bcfg, tokenizer, rng, args.temperature, **kwargs)['texts'])
-    if args.json:
-        print(json.dumps({'texts': groups[0]}))
-    else:
-        for texts in groups:
-            print(' | '.join(t or '(empty)' for t in texts))
 
 
 def cmd_experiment(args):
@@ -179,8 +184,8 @@ def cmd_experiment(args):
         settings = replace(settings, seeds=tuple(args.seeds))
     results = run(settings, jobs=args.jobs, argv=sys.argv[1:])
     path = save_results(results, out)
-    print(format_table(controls_table(results)))
-    print(f"wrote {path} ({os.path.getsize(path) / 1024:.0f} kB, {results['provenance']['wall_seconds']:.0f} s)")
+    _print(format_table(controls_table(results)),
+           f"wrote {path} ({os.path.getsize(path) / 1024:.0f} kB, {results['provenance']['wall_seconds']:.0f} s)")
 
 
 # ---- argument types: named for argparse's messages, ranges from config.LIMITS ------------
@@ -253,7 +258,7 @@ def build_parser():
                 'line, `microdnb: error: ...`: exit status 2 for a bad argument, 1 for what is found later.')
     sub = p.add_subparsers(dest='command', required=True, metavar='command',
                            help='replicate, train, sample or experiment (each has --help)')
-    seed = _typed('int', 0, MAX_SEED, 'seed')
+    seed = _limit('seed')
     seed_help = 'seed of random.Random: the shuffle, the initialisation and the draws'
 
     r = sub.add_parser('replicate', help="print exactly what the reference script prints",
@@ -337,19 +342,30 @@ def build_parser():
 
 
 def _one_line(e):
-    text = ' '.join(str(e).split()) or type(e).__name__
-    return text
+    """An error as one line of printable text: a file name holding a newline or an escape
+    sequence can neither break the line nor reach the terminal."""
+    text = str(e).strip() or type(e).__name__
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null: what is still buffered for a reader who left (or a full
+    disk) then goes nowhere at exit, instead of making a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with exit_on_signals():
+            args.func(args)
     except BrokenPipeError:  # `... | head`: the reader left; say nothing
-        try:
-            sys.stdout = open(os.devnull, 'w')
-        except OSError:
-            pass
+        _quiet_stdout()
         return 1
     except (ValueError, TypeError, OSError) as e:  # bad input or an I/O failure: one line, no traceback
         if os.environ.get('MICRODNB_TRACEBACK'):
@@ -359,6 +375,14 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("microdnb: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as e:  # from exit_on_signals: 128 + the signal's number
+        if isinstance(e.code, int) and e.code - 128 in FATAL_SIGNALS:
+            try:
+                name = signal.Signals(e.code - 128).name
+            except ValueError:  # a real-time signal
+                name = f"signal {e.code - 128}"
+            print(f"microdnb: stopped by {name}", file=sys.stderr)
+        raise
     return 0
 
 

@@ -14,7 +14,7 @@ line alike, keep every setting where it can neither overflow nor exhaust memory:
   lag         0 .. 1024         steps, snc_steps  0 .. 10,000,000
   learning_rate, snc_learning_rate  (0, 10]    beta1, beta2  [0, 1)    eps_adam (0, 1]
   init_std    (0, 1]            gate_init  [-50, 50]      temperature [0.01, 100]
-  gate (a sampling override)  [0, 1]
+  gate (a sampling override)  [0, 1]                    seed (of random.Random)  0 .. 2**64 - 1
   and a model has at most MAX_PARAMS = 2,000,000 parameters (the reference has 5,217),
   so its checkpoint fits under checkpoint.MAX_BYTES (50 MB).
 
@@ -151,7 +151,20 @@ LIMITS = {
     # sampling
     'temperature': Range('float', 0.01, 100.0),
     'gate': Range('float', 0.0, 1.0),
+    'seed': Range('int', 0, 2 ** 64 - 1),
 }
+
+
+def limits_json(names):
+    """The named LIMITS for a page's payload, {name: {kind, low, high, low_open, high_open,
+    text}} (`names`: name in the page -> LIMITS key), so that its JavaScript checks settings
+    against the package's ranges and words a refusal as Python does ("must be an integer in
+    [1, 1024]"). Integer ends beyond 2**53 - 1, which a JavaScript number cannot hold
+    exactly, are strings (for BigInt)."""
+    def end(x):
+        return str(x) if isinstance(x, int) and abs(x) > 2 ** 53 - 1 else x
+    return {name: {**LIMITS[key]._asdict(), 'low': end(LIMITS[key].low), 'high': end(LIMITS[key].high),
+                   'text': LIMITS[key].text()} for name, key in names.items()}
 
 
 def _check_fields(obj):
@@ -239,10 +252,3 @@ def check_temperature(temperature, name='temperature'):
     """Sampling divides logits by the temperature: a number in [0.01, 100] (LIMITS), as a float."""
     return LIMITS['temperature'].check(temperature, name)
 
-
-def check_init(cfg, rng):
-    """What both engines' init_params need: a ModelConfig, and a random.Random to draw from."""
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"init_params needs a ModelConfig, got {type(cfg).__name__}")
-    if not callable(getattr(rng, 'gauss', None)):
-        raise ValueError(f"rng must be a random.Random (its gauss() draws the weights), got {type(rng).__name__}")

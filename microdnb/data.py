@@ -1,4 +1,4 @@
-"""The names dataset and the character tokenizer.
+"""The names dataset, the character tokenizer and the vocabulary rule.
 
 The dataset is karpathy/makemore's names.txt (MIT licence, Copyright (c) 2022 Andrej
 Karpathy): 32,033 names, 228,145 bytes, at commit 988aa59, i.e. NAMES_URL below, which
@@ -8,15 +8,26 @@ checked against NAMES_SHA256 whenever it is used. `MICRODNB_NAMES=/path/to/names
 points at another copy, which is checked likewise. Nothing here touches the network.
 
 Whatever is wrong with a dataset file (missing, a directory or a FIFO, empty, over
-10 MB, not UTF-8, a character that is not printable, the wrong SHA-256) is reported by
-one ValueError or FileNotFoundError whose one-line message names the file.
+10 MB, not UTF-8, a character the vocabulary rule refuses, more distinct characters than
+a vocabulary holds, the wrong SHA-256) is reported by one ValueError or FileNotFoundError
+whose one-line message names the file.
+
+The vocabulary rule (`check_characters`), the same for datasets and checkpoints: every
+character is printable in Python's sense (str.isprintable): none of the Unicode general
+categories Cc (control: NUL, ESC, newline, tab...), Cf (format: the bidi embeddings,
+overrides and isolates U+202A-U+202E and U+2066-U+2069, marks, joiners, U+FEFF), Cs (lone
+surrogates), Co (private use), Cn (unassigned), Zl, Zp, and Zs other than the space
+U+0020. So whatever a model writes can be printed one name per line, and cannot move the
+cursor, reset a terminal or reorder the text around it.
 """
 import hashlib
 import os
-import stat
 import sys
 import unicodedata
 from pathlib import Path
+
+from .config import LIMITS
+from .fileio import as_path, read_bytes
 
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
@@ -25,6 +36,7 @@ BOS_TEXT = '.'
 ENV_VAR = 'MICRODNB_NAMES'
 ASSETS = Path(__file__).resolve().parent / 'assets'
 MAX_BYTES = 10_000_000  # names.txt is 228,145 bytes; anything over 10 MB is not a names file
+MAX_CHARS = LIMITS['vocab_size'].high - 1  # a vocabulary's characters: one token more is BOS
 
 
 def shipped_names_path():
@@ -40,75 +52,52 @@ def sha256_of(path):
     return h.hexdigest()
 
 
-def _check_file(path, where=''):
-    """Stat checks only (nothing is opened, so a FIFO cannot block): a regular file,
-    not empty, at most MAX_BYTES."""
-    path = Path(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"dataset file {path}{where} does not exist") from None
-    except OSError as e:
-        raise ValueError(f"dataset file {path}{where} cannot be read: {e.strerror or e}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ValueError(f"dataset file {path}{where} is a directory, not a text file of names")
-    if not stat.S_ISREG(st.st_mode):
-        kind = 'a FIFO (named pipe)' if stat.S_ISFIFO(st.st_mode) else \
-            'a socket' if stat.S_ISSOCK(st.st_mode) else 'a device' if \
-            stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 'not a regular file'
-        raise ValueError(f"dataset file {path}{where} is {kind}, not a text file of names")
-    if st.st_size == 0:
-        raise ValueError(f"dataset file {path}{where} is empty (0 bytes): nothing to train on")
-    if st.st_size > MAX_BYTES:
-        raise ValueError(f"dataset file {path}{where} is {st.st_size:,} bytes, over the {MAX_BYTES:,}-byte "
-                         f"limit: not a names file (makemore's names.txt is 228,145 bytes)")
-    return path
+def check_characters(text, where):
+    """The vocabulary rule (see the module's docstring): ValueError naming `where` and the
+    first character of `text` that breaks it."""
+    if text.isprintable():
+        return
+    ch = next(c for c in text if not c.isprintable())
+    name = unicodedata.name(ch, '')
+    raise ValueError(f"{where} has the character U+{ord(ch):04X}{' ' + name if name else ''} ({ch!r}, category "
+                     f"{unicodedata.category(ch)}), which is not printable: microdnb takes printable characters only")
 
 
-def _parse(path, where=''):
-    """The documents of a file that passed _check_file: UTF-8, one per non-empty line,
-    stripped, every character printable."""
-    try:
-        with open(path, 'rb') as f:
-            raw = f.read(MAX_BYTES + 1)
-    except OSError as e:  # e.g. no permission to read it
-        raise ValueError(f"dataset file {path}{where} cannot be read: {e.strerror or e}") from None
-    if len(raw) > MAX_BYTES:  # it grew since the stat
-        raise ValueError(f"dataset file {path}{where} is over the {MAX_BYTES:,}-byte limit: not a names file")
+def _parse(raw, path, where=''):
+    """The documents of a dataset file's bytes: UTF-8, one per non-empty line, stripped,
+    every character allowed by the vocabulary rule, at most MAX_CHARS distinct ones."""
+    source = f"dataset file {path}{where}"
+    if not raw:
+        raise ValueError(f"{source} is empty (0 bytes): nothing to train on")
     try:
         text = raw.decode('utf-8')
     except UnicodeDecodeError as e:
         line = raw.count(b'\n', 0, e.start) + 1
-        raise ValueError(f"dataset file {path}{where} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
+        raise ValueError(f"{source} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
                          f"{e.start}, line {line}): is it a binary file?") from None
     docs = []
     # universal newlines, as iterating over a text-mode file splits (\n, \r\n, \r)
     for number, line in enumerate(text.replace('\r\n', '\n').replace('\r', '\n').split('\n'), 1):
         doc = line.strip()
-        if not doc:
-            continue
-        if not doc.isprintable():
-            ch = next(c for c in doc if not c.isprintable())
-            name = unicodedata.name(ch, '')
-            what = f"U+{ord(ch):04X}" + (f" {name}" if name else '') + f" ({ch!r})"
-            raise ValueError(f"dataset file {path}{where} line {number}: character {what} "
-                             f"is not printable")
-        docs.append(doc)
+        if doc:
+            check_characters(doc, f"{source} line {number}")
+            docs.append(doc)
     if not docs:
-        raise ValueError(f"dataset file {path}{where} has no non-empty lines: nothing to train on")
+        raise ValueError(f"{source} has no non-empty lines: nothing to train on")
+    n_chars = len(set(''.join(docs)))
+    if n_chars > MAX_CHARS:
+        raise ValueError(f"{source} has {n_chars:,} distinct characters; a vocabulary holds at most {MAX_CHARS:,} "
+                         f"(config.LIMITS: vocab_size at most {MAX_CHARS + 1:,}, the start token included)")
     return docs
 
 
 def _verified(path, where, remedy):
-    """`path` after the stat checks and the SHA-256 check. A file with the wrong digest
-    is parsed first, so that a binary or otherwise broken file is reported as such."""
-    _check_file(path, where)
-    try:
-        digest = sha256_of(path)
-    except OSError as e:  # e.g. no permission to read it
-        raise ValueError(f"dataset file {path}{where} cannot be read: {e.strerror or e}") from None
+    """`path`, if its SHA-256 is makemore's. A file with the wrong digest is parsed first, so
+    that a binary or otherwise broken file is reported as such."""
+    raw = read_bytes(path, 'dataset file', MAX_BYTES, where)
+    digest = hashlib.sha256(raw).hexdigest()
     if digest != NAMES_SHA256:
-        _parse(path, where)  # raises if the content itself is broken
+        _parse(raw, path, where)  # raises if the content itself is broken
         raise ValueError(
             f"dataset file {path}{where} has SHA-256 {digest}, expected {NAMES_SHA256}: it is not "
             f"makemore's names.txt at commit 988aa59; {remedy}")
@@ -130,17 +119,17 @@ def names_path():
     return _verified(path, where, remedy)
 
 
-def read_docs(path):
+def read_docs(path, argument='read_docs: path'):
     """One document per non-empty line, stripped (as microgpt reads input.txt). Any file:
     no SHA-256 check, but it must be a regular, non-empty UTF-8 text file of at most
-    10 MB whose lines hold printable characters only."""
-    path = _check_file(path)
-    return _parse(path)
+    10 MB whose lines follow the vocabulary rule."""
+    path = as_path(path, argument)
+    return _parse(read_bytes(path, 'dataset file', MAX_BYTES), path)
 
 
 def load_docs(path=None):
     """The names, in file order. `path=None` means the verified makemore names.txt."""
-    return read_docs(names_path() if path is None else path)
+    return read_docs(names_path() if path is None else path, 'load_docs: path')
 
 
 def phase2_docs(docs, step, n_streams):
@@ -168,14 +157,22 @@ def main():
 
 
 class Tokenizer:
-    """Characters to integer ids; one extra id, BOS, marks both the start and the end of a name."""
+    """Characters to integer ids; one extra id, BOS, marks both the start and the end of a name.
+
+    uchars: the vocabulary, a string or a list of characters, distinct, at most MAX_CHARS,
+    each allowed by the vocabulary rule (`check_characters`)."""
 
     def __init__(self, uchars):
+        if not isinstance(uchars, (str, list, tuple)) or not all(isinstance(c, str) for c in uchars):
+            raise TypeError(f"Tokenizer: uchars must be a string or a list of characters, got {type(uchars).__name__}")
         uchars = list(uchars)
         if not uchars:
             raise ValueError("a tokenizer needs at least one character")
         if len(set(uchars)) != len(uchars) or any(len(c) != 1 for c in uchars):
             raise ValueError("uchars must be distinct single characters")
+        if len(uchars) > MAX_CHARS:
+            raise ValueError(f"a vocabulary holds at most {MAX_CHARS:,} characters, got {len(uchars):,}")
+        check_characters(''.join(uchars), 'the vocabulary')
         self.uchars = uchars
         self.BOS = len(uchars)
         self.vocab_size = len(uchars) + 1

@@ -4,6 +4,7 @@ any engine's parameter matrix read as rows of floats.
 The SNC / planner matrices come after the trunk's, so the trunk is drawn exactly as in
 the original microgpt for the same seed.
 """
+import math
 import numbers
 
 SNC_KEYS = ('notes_proj', 'planner_proj', 'snc_wq', 'snc_wk', 'snc_wv', 'snc_wo', 'snc_gate')
@@ -36,7 +37,8 @@ def float_rows(params, what='params'):
     """Any engine's parameters as name -> rows of Python floats: each matrix rows of the
     scalar engine's `Value`s (their .data) or of numbers, or a 2-D numpy array. Both
     engines' `params_from` and the checkpoint writer read parameters through it. ValueError
-    naming `what` and the entry for anything that is not a dict of rows of real numbers."""
+    naming `what` and the entry for anything that is not a dict of matrices (rows of one
+    length) of finite real numbers."""
     if not isinstance(params, dict) or not params:
         raise ValueError(f"{what} must be a dict name -> matrix (any engine's, not empty), got "
                          f"{type(params).__name__}")
@@ -47,11 +49,20 @@ def _rows(matrix, where):
     try:
         rows = [list(row) for row in (matrix.tolist() if hasattr(matrix, 'tolist') else matrix)]
     except TypeError:
-        raise ValueError(f"{where} is not a matrix (rows of numbers), got {type(matrix).__name__}") from None
+        rows = None
+    if not rows or any(len(row) != len(rows[0]) for row in rows) or not rows[0]:
+        raise ValueError(f"{where} is not a matrix (rows of numbers, all of one length)")
     for i, row in enumerate(rows):
         for j, x in enumerate(row):
             v = getattr(x, 'data', x)
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise ValueError(f"{where}[{i}][{j}] is {v!r:.40}, not a number")
-            row[j] = float(v)
+            try:
+                row[j] = float(v)
+            except OverflowError:  # an integer beyond the float range
+                raise ValueError(f"{where}[{i}][{j}] is an integer beyond the range of a float") from None
+        if not math.isfinite(sum(row)):  # one sum per row; the scan only when it is not finite
+            j = next((j for j, v in enumerate(row) if not math.isfinite(v)), None)
+            if j is not None:
+                raise ValueError(f"{where}[{i}][{j}] is {row[j]}, not a finite number")
     return rows

@@ -1,5 +1,11 @@
-"""The sampling rules both engines share: what a sampler needs, the decode settings it
-checks (gate, prompts, start letters), and the reference's one draw.
+"""The sampling rules both engines share: the decode settings and their checkers (one per
+kind: the gate and temperature, the prompts, the start letters), and the reference's one draw.
+
+The command line, the explorer and the engines' public samplers all check what they are
+given with these functions, each naming its own flag or argument: `--prompt 'e1' (stream 0)`,
+`prompts 'eQ' (stream 1)`, `explorer: settings starts 'em' (stream 0)`. The ranges are
+config.LIMITS's (the explorer's controls offer a part of them, its RANGES); `DECODE_LIMITS`
+names them as a decode's settings, for the page's payload (config.limits_json).
 
 Two ways to give a stream letters: its *start letter* replaces the start token as its input
 at position 0 (and its plan seed's input), as the copy task's leader is given its name's
@@ -11,58 +17,66 @@ with the weights as Python floats: both engines draw here, so the same rng and t
 probabilities give the same names. A token a prompt forces is taken without a draw.
 Both engines also build their traces here, so the two return the same keys.
 """
-from .config import LIMITS, BusConfig, ModelConfig, check_temperature
+from .config import LIMITS, show
+
+# a decode's numeric settings (the explorer's and the page's names) -> their config.LIMITS entry
+DECODE_LIMITS = {'gate': 'gate', 'temperature': 'temperature', 'seed': 'seed', 'streams': 'n_streams',
+                 'cadence': 'cadence', 'lag': 'lag'}
 
 
-def check_sampling(cfg, tokenizer, rng, temperature):
-    """What both engines' samplers need: a model config, its own tokenizer, a random.Random, T > 0."""
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"expected a ModelConfig, got {type(cfg).__name__}")
-    check_temperature(temperature)
-    if getattr(tokenizer, 'vocab_size', None) != cfg.vocab_size:
-        raise ValueError(f"the tokenizer has {getattr(tokenizer, 'vocab_size', '?')} tokens but "
-                         f"cfg.vocab_size is {cfg.vocab_size}: use the tokenizer the model was trained with")
-    if not callable(getattr(rng, 'choices', None)):
-        raise ValueError(f"rng must be a random.Random (its choices() makes the draws), got {type(rng).__name__}")
+def check_sampling(cfg, tokenizer, temperature):
+    """What both engines' samplers check of their arguments: the temperature (config.LIMITS),
+    and a tokenizer that is the model's own (a wrong one would decode silently wrong)."""
+    LIMITS['temperature'].check(temperature, 'temperature')
+    if tokenizer.vocab_size != cfg.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but cfg.vocab_size is "
+                         f"{cfg.vocab_size}: use the tokenizer the model was trained with")
 
 
-def check_gate(gate):
+def check_gate(gate, name='gate'):
     """A decode's gate: None (as trained: sigmoid of the logit), or a real number in [0, 1]
     (numpy's too) that replaces the gate multiplier in every SNC call, returned as a float.
     0 takes the notes out: every distribution is then exactly the trunk's."""
-    return None if gate is None else LIMITS['gate'].check(gate, 'gate')
+    return None if gate is None else LIMITS['gate'].check(gate, name)
 
 
-def check_prompt(prompt, tokenizer, cfg, name='prompt'):
+def _per_stream(values, n_streams, name):
+    """`values` (None, or a list of at most n_streams entries) padded with None to one per stream."""
+    if values is None:
+        values = []
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"{name} must be None or a list of at most {n_streams} strings (one per stream), "
+                        f"got {type(values).__name__}")
+    if len(values) > n_streams:
+        raise ValueError(f"{name} has {len(values)} entries for {n_streams} stream(s): at most one per stream")
+    return list(values) + [None] * (n_streams - len(values))
+
+
+def check_prompt(prompt, tokenizer, cfg, label='prompt'):
     """The tokens a prompt forces, one per position 0..block_size-1: its characters' ids, then
-    None (drawn as usual). None forces nothing. A prompt is a str (maybe empty) of the
-    tokenizer's characters, shorter than block_size, so at least one token is drawn."""
+    None (drawn as usual). None or '' forces nothing. A prompt is a str of the tokenizer's
+    characters, shorter than block_size, so at least one token is drawn."""
     free = [None] * cfg.block_size
-    if prompt is None:
+    if prompt is None or prompt == '':
         return free
     if not isinstance(prompt, str):
-        raise TypeError(f"{name} must be a str of the tokenizer's characters, got {type(prompt).__name__}")
+        raise ValueError(f"{label} must be a string of the vocabulary's characters, got {type(prompt).__name__}")
     if len(prompt) >= cfg.block_size:
-        raise ValueError(f"{name} has {len(prompt)} characters; it must be shorter than "
-                         f"block_size ({cfg.block_size})")
+        raise ValueError(f"{label} has {len(prompt)} characters; it must be shorter than block_size "
+                         f"({cfg.block_size}): at most {cfg.block_size - 1}")
     index = {ch: i for i, ch in enumerate(tokenizer.uchars)}
     for ch in prompt:
         if ch not in index:
-            raise ValueError(f"{name} has the character {ch!r}, which is not in the vocabulary "
+            raise ValueError(f"{label} has the character {ch!r}, which is not in the vocabulary "
                              f"{''.join(tokenizer.uchars)!r}")
     return [index[ch] for ch in prompt] + free[len(prompt):]
 
 
-def check_prompts(prompts, n_streams, tokenizer, cfg):
+def check_prompts(prompts, n_streams, tokenizer, cfg, name='prompts'):
     """Per stream, what `check_prompt` gives for its prompt: `prompts` is None (nothing forced)
-    or a list of n_streams strings, prompts[s] forcing the start of stream s."""
-    if prompts is None:
-        return [check_prompt(None, tokenizer, cfg) for _ in range(n_streams)]
-    if not isinstance(prompts, (list, tuple)):
-        raise TypeError(f"prompts must be None or a list of {n_streams} strings, got {type(prompts).__name__}")
-    if len(prompts) != n_streams:
-        raise ValueError(f"prompts has {len(prompts)} entries for {n_streams} streams")
-    return [check_prompt(p, tokenizer, cfg, f'prompts[{s}] (stream {s})') for s, p in enumerate(prompts)]
+    or a list of at most n_streams strings (or None), prompts[s] forcing the start of stream s."""
+    return [check_prompt(p, tokenizer, cfg, f"{name} {p!r:.40} (stream {s})")
+            for s, p in enumerate(_per_stream(prompts, n_streams, name))]
 
 
 def start_token(start, tokenizer):
@@ -77,39 +91,41 @@ def start_token(start, tokenizer):
     return None
 
 
-def check_starts(starts, n_streams, tokenizer):
-    """The token each stream starts from (and seeds its plan from), from `starts`: None (every
-    stream from the start token), or a list of n_streams start letters (`start_token`)."""
-    if starts is None:
-        return [tokenizer.BOS] * n_streams
-    if not isinstance(starts, (list, tuple)) or len(starts) != n_streams:
-        raise ValueError(f"starts must be None or a list of {n_streams} start letters (one per stream), "
-                         f"got {starts!r:.80}")
-    tokens = [start_token(c, tokenizer) for c in starts]
-    for s, (c, t) in enumerate(zip(starts, tokens)):
-        if t is None:
-            raise ValueError(f"starts[{s}] must be '' or None (the start token) or one character of the "
-                             f"vocabulary {''.join(tokenizer.uchars)!r}, got {c!r:.40}")
+def check_starts(starts, n_streams, tokenizer, name='starts'):
+    """The token each stream starts from (`start_token`): `starts` is None (the start token
+    for all) or a list of at most n_streams entries, each None, '' or one character."""
+    tokens = []
+    for s, c in enumerate(_per_stream(starts, n_streams, name)):
+        tokens.append(start_token(c, tokenizer))
+        if tokens[-1] is None:
+            raise ValueError(f"{name} {c!r:.40} (stream {s}) must be one character of the vocabulary "
+                             f"{''.join(tokenizer.uchars)!r}, or '' for the start token")
     return tokens
 
 
-def check_parallel(cfg, bcfg, tokenizer, rng, temperature, starts, gate, prompts):
-    """What both engines' sample_parallel check: `check_sampling`'s arguments, a BusConfig,
-    and the decode settings. Returns (the token each stream starts from (`check_starts`),
-    forced tokens per stream and position (`check_prompts`), the gate as None or a float)."""
-    check_sampling(cfg, tokenizer, rng, temperature)
-    if not isinstance(bcfg, BusConfig):
-        raise ValueError(f"expected a BusConfig, got {type(bcfg).__name__}")
+def check_parallel(cfg, bcfg, tokenizer, temperature, starts, gate, prompts):
+    """What both engines' sample_parallel check: `check_sampling`'s arguments and the decode
+    settings. Returns (the token each stream starts from (`check_starts`), forced tokens per
+    stream and position (`check_prompts`), the gate as None or a float)."""
+    check_sampling(cfg, tokenizer, temperature)
     return (check_starts(starts, bcfg.n_streams, tokenizer),
             check_prompts(prompts, bcfg.n_streams, tokenizer, cfg), check_gate(gate))
 
 
 def draw(weights, rng, forced=None):
     """The next token: `forced` if it is not None (a prompt's; the rng is not touched), else
-    the reference's draw, one rng.choices over the vocabulary with the weights as floats."""
+    the reference's draw, one rng.choices over the vocabulary with the weights as floats.
+    Weights that are not a distribution (one negative, a total that is 0, infinite or NaN:
+    a model whose activations overflowed) are refused: ValueError."""
     if forced is not None:
         return forced
-    return rng.choices(range(len(weights)), weights=weights)[0]
+    try:
+        if min(weights) >= 0:   # False for NaN too, when it comes first (choices refuses the other NaNs)
+            return rng.choices(range(len(weights)), weights=weights)[0]
+    except ValueError:  # a total of 0, or not finite
+        pass
+    raise ValueError(f"the next-token weights are not a distribution (min {show(min(weights))}, total "
+                     f"{show(sum(weights))}): the model's activations overflowed")
 
 
 def single_trace(tokenizer, tokens, record, probs, attn, forced):

@@ -39,7 +39,7 @@ def trained(tiny_cfg, tiny_docs, tiny_tokenizer):
     sd['wte'][0][0].data = -0.0
     sd['wte'][0][1].data = 5e-324          # the smallest subnormal
     sd['wte'][0][2].data = 0.1 + 0.2       # 0.30000000000000004
-    sd['wte'][0][3].data = 1.7976931348623157e308
+    sd['wte'][0][3].data = -999999999.9999999  # near the bound (checkpoint.MAX_WEIGHT)
     return sd
 
 
@@ -107,8 +107,8 @@ def edit(path, fn):
 
 
 @pytest.mark.parametrize('change, match', [
-    (lambda d: d['params']['wte'].pop(), r"'wte' is not"),                       # a row missing
-    (lambda d: d['params']['snc_wq'][0].append(0.5), r"'snc_wq' is not"),         # a column too many
+    (lambda d: d['params']['wte'].pop(), r"params\['wte'\] is 15x8, but"),     # a row missing
+    (lambda d: d['params']['snc_wq'][0].append(0.5), r"params\['snc_wq'\] is 8x8/9, but"),   # a column too many
     (lambda d: d['params'].pop('snc_gate'), r"snc_gate"),                         # a matrix missing
     (lambda d: d['params'].update(extra=[[1.0]]), r"extra"),                      # one too many
     (lambda d: d.update(uchars=d['uchars'][:-1]), 'vocab_size'),                  # vocabulary too short
@@ -119,6 +119,8 @@ def edit(path, fn):
     (lambda d: d.pop('params'), 'params'),
     (lambda d: d.pop('model'), 'model'),
     (lambda d: d['params']['wte'][0].__setitem__(0, 'x'), 'wte'),                 # not a number
+    (lambda d: d.update(uchars=7), 'uchars must be a string, got 7'),
+    (lambda d: d['model'].pop('notes_dim'), "model has no field 'notes_dim'"),   # not a default: refused
 ])
 def test_wrong_contents_raise_value_error(tmp_path, trained, tiny_cfg, tiny_tokenizer, change, match):
     path = save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer)
@@ -147,11 +149,6 @@ def test_path_that_is_not_a_file_name_is_a_type_error_naming_the_argument(bad, t
         load_checkpoint(bad)
     with pytest.raises(TypeError, match='save_checkpoint: path must be a file name'):
         save_checkpoint(bad, {}, tiny_cfg, tiny_tokenizer)
-
-
-def test_expect_cfg_must_be_a_model_config(tmp_path):
-    with pytest.raises(TypeError, match='expect_cfg must be a ModelConfig'):
-        load_checkpoint(tmp_path / 'x.json', expect_cfg={'n_embd': 8})
 
 
 def test_path_that_is_not_a_readable_file_says_exactly_what_it_is(tmp_path, monkeypatch):
@@ -190,8 +187,8 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path):
 
 def test_deep_nesting_is_refused_before_json_recurses(tmp_path):
     path = tmp_path / 'deep.json'
-    path.write_text('{"format": "microdnb-checkpoint-v1", "meta": ' + '[' * 200_000 + ']' * 200_000 + '}')
-    with pytest.raises(ValueError, match='deep.json nests arrays/objects more than 32 levels deep'):
+    path.write_text('{"format": "microdnb-checkpoint-v1", "meta": ' + '[' * 2_000 + ']' * 2_000 + '}')
+    with pytest.raises(ValueError, match='deep.json nests arrays/objects more than 10 levels deep'):
         load_checkpoint(path)
 
 
@@ -213,18 +210,17 @@ def test_non_finite_numbers_are_refused_naming_file_and_field(tmp_path, trained,
     ('"n_embd": 8', '"n_embd": ' + '9' * 401, r'model\.n_embd is an integer of 401 digits'),
     ('"n_embd": 8', '"n_embd": ' + '9' * 5000, r'model\.n_embd is an integer of 5000 digits'),
     ('"n_embd": 8', '"n_embd": ' + '9' * 50, r"field 'model': ModelConfig\.n_embd must be an integer in \[1, 1024\], got an integer of 50 digits"),
-    ('"n_embd": 8', '"n_embd": true', r"field 'model': ModelConfig\.n_embd must be an integer in \[1, 1024\], got True"),
-    ('"n_embd": 8', '"n_embd": 8.0', r"field 'model': ModelConfig\.n_embd must be .*got 8.0"),
-    ('"n_embd": 8', '"n_embd": "8"', r"field 'model': ModelConfig\.n_embd must be .*got '8'"),
+    ('"n_embd": 8', '"n_embd": true', r"model\.n_embd must be an integer, got True"),
+    ('"n_embd": 8', '"n_embd": 8.0', r"field 'model': ModelConfig\.n_embd must be .*got 8.0"),  # JSON Schema: 8.0 is an integer
+    ('"n_embd": 8', '"n_embd": "8"', r"model\.n_embd must be an integer, got '8'"),
     ('"n_embd": 8', '"n_embd": 4096', r"field 'model': ModelConfig\.n_embd must be an integer in \[1, 1024\], got 4096"),
     ('"gate_init": -5.0', '"gate_init": 1e400', r'model\.gate_init is 1e400, beyond the range of a float'),
     ('"cadence": 2', '"cadence": 0', r"field 'bus': BusConfig\.cadence must be"),
     ('"snc_gate": [[-5.0', '"snc_gate": [[' + '1' * 401, r'params\.snc_gate\[0\]\[0\] is an integer of 401 digits'),
     ('"snc_gate": [[-5.0', '"snc_gate": [[1e999', r'params\.snc_gate\[0\]\[0\] is 1e999, beyond the range of a float'),
     ('"snc_gate": [[-5.0', '"snc_gate": [[true', r'params\.snc_gate\[0\]\[0\] is True, not a number'),
-    ('"meta": {}', '"meta": [1]', r"field 'meta' is missing or not an object"),
-    ('"bus": {', '"bus": 3, "x": {', r"field 'bus' is missing or not an object or null"),
-    ('"uchars": "', '"uchars": 7, "u": "', r"field 'uchars' is missing or not a string"),
+    ('"meta": {}', '"meta": [1]', r"meta must be an object, got \[1\]"),
+    ('"lag": 0}', '"lag": 0, "extra": 1}', r"bus has a field 'extra' that this version of microdnb does not know"),
 ])
 def test_wrong_values_name_file_and_field(tmp_path, trained, tiny_cfg, tiny_tokenizer, old, new, match):
     path = save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer,
@@ -250,7 +246,7 @@ def test_save_refuses_non_finite_parameters_by_name(tmp_path, trained, tiny_cfg,
     path = tmp_path / 'ck.json'
     path.write_text('the previous checkpoint')
     trained['layer0.mlp_fc1'][3][2].data = bad
-    with pytest.raises(ValueError, match=rf"params\['layer0.mlp_fc1'\]\[3\]\[2\] is {bad}: refusing to save"):
+    with pytest.raises(ValueError, match=rf"params\['layer0.mlp_fc1'\]\[3\]\[2\] is {bad}, not a finite number"):
         save_checkpoint(path, trained, tiny_cfg, tiny_tokenizer)
     np = pytest.importorskip('numpy')
     arrays = {k: np.array([[v.data for v in row] for row in m]) for k, m in trained.items()}
@@ -262,10 +258,10 @@ def test_save_refuses_non_finite_parameters_by_name(tmp_path, trained, tiny_cfg,
 def test_save_refuses_meta_that_is_not_strict_json(tmp_path, trained, tiny_cfg, tiny_tokenizer):
     for meta, match in (({'loss': math.nan}, 'meta cannot be written as strict JSON'),
                         ({'f': object()}, 'meta cannot be written as strict JSON'),
-                        ([1], 'meta must be a dict')):
+                        ([1], r'meta must be an object, got \[1\]')):
         with pytest.raises(ValueError, match=match):
             save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer, meta=meta)
-    with pytest.raises(ValueError, match='bus_cfg must be a BusConfig'):
+    with pytest.raises(ValueError, match="bus has no field 'n_streams'"):
         save_checkpoint(tmp_path / 'ck.json', trained, tiny_cfg, tiny_tokenizer, bus_cfg={'cadence': 3})
     assert os.listdir(tmp_path) == []
 
@@ -279,8 +275,8 @@ def test_save_validates(tmp_path, trained, tiny_cfg, tiny_tokenizer):
     with pytest.raises(ValueError, match=r"params\['wpe'\] is \d+x\d+, but the config needs"):
         save_checkpoint(tmp_path / 'b.json', sd, tiny_cfg, tiny_tokenizer)
     big = ModelConfig(vocab_size=tiny_cfg.vocab_size + 1, n_embd=8, n_head=2, block_size=8, notes_dim=4)
-    with pytest.raises(ValueError, match='tokens but cfg.vocab_size'):
+    with pytest.raises(ValueError, match="characters, which do not fit vocab_size"):
         save_checkpoint(tmp_path / 'c.json', init_params(big, random.Random(0)), big, tiny_tokenizer)
-    with pytest.raises(ValueError, match='ModelConfig'):
+    with pytest.raises(ValueError, match="model has no field 'vocab_size'"):
         save_checkpoint(tmp_path / 'd.json', trained, {'n_embd': 8}, tiny_tokenizer)
     assert list(tmp_path.iterdir()) == []  # nothing written by a refused save

@@ -169,13 +169,13 @@ def test_sample_json_prints_one_group(checkpoint):
     (['--json', '--num', 3], ['--json prints one group', '--num']),
     (['--cadence', 2], ['--cadence', '--streams 2']),
     (['--gate', 0.5, '--lag', 1], ['--lag, --gate', 'Notes Bus']),
-    (['--streams', 2, '--prompt', 'em', '--prompt', 'ol', '--prompt', 'av'], ['3 --prompt values for 2 stream(s)']),
-    (['--prompt', 'e1'], ["--prompt 'e1'", "character '1' is not in the checkpoint's vocabulary"]),
-    (['--prompt', 'e' * 16], ['has 16 letters', 'at most 15']),
+    (['--streams', 2, '--prompt', 'em', '--prompt', 'ol', '--prompt', 'av'], ['--prompt has 3 entries for 2 stream(s)']),
+    (['--prompt', 'e1'], ["--prompt 'e1'", "has the character '1', which is not in the vocabulary"]),
+    (['--prompt', 'e' * 16], ['has 16 characters', 'at most 15']),
     (['--start', 'e'], ['--start', 'add --streams 2', '--prompt']),
     (['--streams', 2, '--start', 'em'], ["--start 'em'", 'one character', "'' for the start token"]),
     (['--streams', 2, '--start', 'E'], ["--start 'E'", "vocabulary"]),
-    (['--streams', 2, '--start', 'e', '--start', '', '--start', 'a'], ['3 --start values for 2 stream(s)']),
+    (['--streams', 2, '--start', 'e', '--start', '', '--start', 'a'], ['--start has 3 entries for 2 stream(s)']),
 ])
 def test_sample_refuses_settings_that_do_not_fit(checkpoint, args, words):
     assert_clean_error(run('sample', '--checkpoint', checkpoint[0], *args), *words)

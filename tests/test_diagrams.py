@@ -184,11 +184,6 @@ def test_gpt_block_sizes_come_from_the_config():
         assert piece in alt, piece
 
 
-def test_gpt_block_rejects_a_non_config():
-    with pytest.raises(ValueError, match='ModelConfig'):
-        D.gpt_block({'n_embd': 16})
-
-
 # ---------------------------------------------------------------- the bus's data flow
 
 def test_bus_dataflow_posts_where_emits_says():

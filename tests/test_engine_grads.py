@@ -195,14 +195,6 @@ def test_adam_has_one_contract_in_both_engines():
         train.Adam(state_dict)
 
 
-def test_init_params_needs_a_config_and_an_rng_in_both_engines():
-    for engine in (model, vector):
-        with pytest.raises(ValueError, match='rng must be a random.Random'):
-            engine.init_params(REF_CFG, 42)
-        with pytest.raises(ValueError, match='needs a ModelConfig'):
-            engine.init_params({'n_embd': 16}, random.Random(0))
-
-
 @pytest.mark.slow
 def test_five_steps_of_each_phase_end_at_the_same_parameters():
     cfg = ModelConfig(vocab_size=TOKENIZER.vocab_size, block_size=8, n_embd=8, n_head=2, notes_dim=4)

@@ -98,7 +98,7 @@ def test_cadence_streams_temperature_seed_and_prompts(page, models):
     invalid = page.evaluate("() => { const el = window.microdnb.explorers[0].root.querySelector("
                             "'input[data-k=prompt][data-s=\"1\"]'); return [el.getAttribute('aria-invalid'),"
                             " document.getElementById(el.getAttribute('aria-describedby')).textContent]; }")
-    assert invalid[0] == 'true' and '"Z" is not in the vocabulary' in invalid[1]
+    assert invalid[0] == 'true' and "the prompt has the character 'Z', which is not in the vocabulary" in invalid[1]
     s = got['settings']
     assert got['texts'] == numpy_texts(m, {k: s[k] for k in ('gate', 'cadence', 'lag', 'streams', 'temperature', 'seed')})
     press(page, 0, 'input[data-k=prompt][data-s="1"]', 'Control+a', 'Backspace')
@@ -135,13 +135,17 @@ def test_set_refuses_what_the_controls_cannot_hold(page):
     before = page.evaluate('() => window.microdnb.explorers[0].settings()')
     for bad, words in (({'starts': ['mm']}, 'starts'), ({'starts': ['M']}, 'one character of the vocabulary'),
                        ({'gate': 0.5, 'cadence': 9}, 'cadence must be an integer in [1, 8]'),
-                       ({'streams': 2.5}, 'streams'), ({'seed': -1}, 'seed must be a whole number'),
+                       ({'streams': 2.5}, 'streams'), ({'seed': -1}, 'seed must be an integer in [0, 4294967295], got -1'),
                        ({'prompts': 'ma'}, 'prompts must be null or a list'), ({'speed': 1}, 'unknown setting speed')):
         err = page.evaluate("(s) => { try { window.microdnb.explorers[0].set(s); return null; } "
                             "catch (e) { return String(e.message); } }", bad)
         assert err and words in err, (bad, err)
     settle(page)
     assert page.evaluate('() => window.microdnb.explorers[0].settings()') == before
+    # x.decode takes what config.LIMITS allows (the payload's limits), beyond the controls' extent
+    got = page.evaluate("() => { const x = window.microdnb.explorers[0], out = [x.decode({cadence: 20}).texts.length];"
+                        " try { x.decode({cadence: 2000}); } catch (e) { out.push(e.message); } return out; }")
+    assert got == [before['streams'], 'cadence must be an integer in [1, 1024], got 2000']
     page.evaluate("() => window.microdnb.explorers[0].set({starts: ['k'], prompts: null})")
     settle(page)
     got = shown(page)

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import REPO, subprocess_env
 from microdnb import fileio
-from microdnb.fileio import atomic_write, check_output_path, load_json, parse_json, read_bytes
+from microdnb.checkpoint import parse_json
+from microdnb.fileio import atomic_write, check_output_path, read_bytes
 
 ROOT = os.geteuid() == 0
 
@@ -392,7 +393,7 @@ def test_parse_json_refuses_what_is_not_json(raw, match):
 def test_load_json_names_the_file(tmp_path):
     path = tmp_path / 'r.json'
     path.write_text(json.dumps({'ok': [1, 2]}))
-    assert load_json(path, 'results file') == {'ok': [1, 2]}
+    assert parse_json(read_bytes(path), f'results file {path}') == {'ok': [1, 2]}
     path.write_text('{"bad": NaN}')
     with pytest.raises(ValueError, match=rf'^results file {path}: bad is NaN'):
-        load_json(path, 'results file')
+        parse_json(read_bytes(path), f'results file {path}')

@@ -22,6 +22,7 @@ unless CI=true, where they fail.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
 import sys
@@ -32,8 +33,9 @@ import pytest
 from js_page import js, page  # noqa: F401 (page: the fixture)
 from microdnb import vector
 from microdnb.checkpoint import save_checkpoint
-from microdnb.config import BusConfig, ModelConfig
+from microdnb.config import BusConfig, ModelConfig, limits_json
 from microdnb.data import Tokenizer
+from microdnb.sampling import DECODE_LIMITS
 
 ENGINE_MODULE = sys.modules[vector.sample_parallel.__module__]  # where sample_parallel looks names up
 
@@ -137,8 +139,11 @@ def starts_of(case):
     return [None if t == tok.BOS else tok.uchars[t] for t in case['first']]
 
 
-DECODE_ALL = """
-  return arg.map(({doc, settings}) => E.decode(E.loadCheckpoint(JSON.parse(doc)), settings));
+# a checkpoint's text as the page loads it: with the limits its decode checks settings against,
+# config.LIMITS as the explorer's payload carries them
+LOAD = f"const load = d => E.loadCheckpoint(JSON.parse(d), null, {json.dumps(limits_json(DECODE_LIMITS))});"
+DECODE_ALL = LOAD + """
+  return arg.map(({doc, settings}) => E.decode(load(doc), settings));
 """
 
 
@@ -215,7 +220,7 @@ def random_case(i, lag, tmp_path):
     case = {'cfg': cfg, 'tok': tok, 'params': params, 'bcfg': bcfg, 'first': first,
             'prompts': prompts if r.random() < 0.3 else None,
             'temperature': r.choice([0.5, 1.0, r.uniform(0.2, 2.0)]),
-            'seed': r.getrandbits(r.choice([8, 32, 70])) * r.choice([1, -1]),
+            'seed': r.getrandbits(r.choice([8, 32, 64])),   # config.LIMITS (PyRandom's other seeds: test_pyrandom_js)
             'gate': r.choice([None, None, None, 0.0, 1.0, r.random()])}
     case['doc'] = checkpoint_doc(tmp_path, params, cfg, tok, bcfg)
     return case
@@ -285,7 +290,7 @@ def test_names_match_sample_single(page, worst, trained, tmp_path):
     models = [trained['doc'], checkpoint_doc(tmp_path, other, trained['cfg'], trained['tok'])]
     cases = [{'model': m, 'seed': s, 'temperature': t, 'prompt': 'ma' if s % 3 == 2 else None}
              for m in (0, 1) for s in range(12) for t in ([0.5, 1.0] if s % 2 else [0.3])]
-    got = js(page, "const models = arg.models.map(d => E.loadCheckpoint(JSON.parse(d)));"
+    got = js(page, LOAD + "const models = arg.models.map(load);"
                    " return arg.cases.map(c => E.sampleSingle(models[c.model], c));",
              {'models': models, 'cases': cases})
     for case, out in zip(cases, got):
@@ -305,8 +310,8 @@ def test_names_match_sample_single(page, worst, trained, tmp_path):
 # ------------------------------------------------------------------ engine.js on its own
 
 def test_gate_zero_is_the_trunk_and_one_stream_is_single(page, trained):
-    got = js(page, """
-      const m = E.loadCheckpoint(JSON.parse(arg));
+    got = js(page, LOAD + """
+      const m = load(arg);
       const shut = E.decode(m, {gate: 0, streams: 3, cadence: 1, seed: 7});
       const one = E.decode(m, {streams: 1, seed: 9, temperature: 0.8});
       const single = E.sampleSingle(m, {seed: 9, temperature: 0.8});
@@ -324,16 +329,28 @@ def test_gate_zero_is_the_trunk_and_one_stream_is_single(page, trained):
 
 
 def test_bad_settings_are_refused(page, trained):
-    got = js(page, """
-      const m = E.loadCheckpoint(JSON.parse(arg));
+    got = js(page, LOAD + """
+      const m = load(arg);
       const bad = [{gate: 1.5}, {gate: -0.1}, {cadence: 0}, {lag: -1}, {lag: 0.5}, {streams: 0},
                    {temperature: 0}, {temperature: Infinity}, {temperature: 1000}, {streams: 65},
-                   {streams: 2, prompts: ['a']}, {streams: 1, prompts: ['A']}, {streams: 1, prompts: [7]},
-                   {streams: 1, prompts: ['abcdefghijklmnop']}, {streams: 2, starts: ['a']},
-                   {streams: 1, starts: ['A']}, {streams: 1, starts: [0]}, {streams: 1, starts: ['ab']}];
+                   {streams: 2, prompts: ['a', 'b', 'c']}, {streams: 1, prompts: ['A']}, {streams: 1, prompts: [7]},
+                   {streams: 1, prompts: ['abcdefghijklmnop']}, {streams: 2, starts: ['a', 'b', 'c']},
+                   {streams: 1, starts: ['A']}, {streams: 1, starts: [0]}, {streams: 1, starts: ['ab']},
+                   {seed: -1}, {seed: '18446744073709551616'}, {seed: 1.5}];
       const refused = bad.map(s => { try { E.decode(m, s); return null; } catch (e) { return e.message; } });
-      let format = null;
+      const fewer = E.decode(m, {streams: 3, prompts: ['ma'], starts: [null, 'z'], seed: 4}).texts;
+      const padded = E.decode(m, {streams: 3, prompts: ['ma', null, null], starts: [null, 'z', null], seed: 4}).texts;
+      let format = null, unlimited = null;
       try { E.loadCheckpoint({format: 'other'}); } catch (e) { format = e.message; }
-      return {refused, format};""", trained['doc'])
+      try { E.decode(E.loadCheckpoint(JSON.parse(arg)), {}); } catch (e) { unlimited = e.message; }
+      return {refused, format, unlimited, same: JSON.stringify(fewer) === JSON.stringify(padded)};""", trained['doc'])
     assert all(got['refused']), got
-    assert 'microdnb-checkpoint-v1' in got['format']
+    # worded as Python words them, with the ranges of config.LIMITS from the payload
+    assert got['refused'][2] == 'cadence must be an integer in [1, 1024], got 0'
+    assert got['refused'][9] == 'streams must be an integer in [1, 64], got 65'
+    assert got['refused'][10] == 'prompts has 3 entries for 2 stream(s): at most one per stream'
+    assert got['refused'][11].startswith('prompts "A" (stream 0) has the character \'A\', which is not in the vocabulary')
+    assert got['refused'][15].startswith('starts "A" (stream 0) must be one character of the vocabulary')
+    assert got['refused'][19] == 'seed must be an integer in [0, 18446744073709551615], got 18446744073709551616'
+    assert got['same'], 'prompts and starts: at most one per stream, the rest none (as in Python)'
+    assert 'microdnb-checkpoint-v1' in got['format'] and 'no limits' in got['unlimited']

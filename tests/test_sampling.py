@@ -235,23 +235,24 @@ def test_bad_gates_and_prompts_fail_clearly(engine):
     for gate in (-0.1, 1.5, float('nan'), float('inf'), 'a', True, [0.5]):
         with pytest.raises(ValueError, match=r'gate must be a number in \[0, 1\]'):
             decode(gate=gate)
-    with pytest.raises(ValueError, match=r"prompts\[1\] \(stream 1\) has the character 'Q'"):
+    with pytest.raises(ValueError, match=r"prompts 'eQ' \(stream 1\) has the character 'Q'"):
         decode(prompts=['em', 'eQ'])
-    with pytest.raises(ValueError, match='prompts has 3 entries for 2 streams'):
+    with pytest.raises(ValueError, match=r'prompts has 3 entries for 2 stream\(s\)'):
         decode(prompts=['', '', ''])
-    with pytest.raises(ValueError, match=r'prompts\[0\] \(stream 0\) has 8 characters; .* shorter than block_size'):
+    with pytest.raises(ValueError, match=r"prompts 'isabella' \(stream 0\) has 8 characters; .* shorter than block_size"):
         decode(prompts=['isabella', ''])
-    with pytest.raises(TypeError, match=r'prompts\[1\] \(stream 1\) must be a str'):
+    with pytest.raises(ValueError, match=r'prompts 3 \(stream 1\) must be a str'):
         decode(prompts=['', 3])
-    with pytest.raises(TypeError, match='prompts must be None or a list of 2 strings'):
+    with pytest.raises(ValueError, match='prompts must be None or a list of at most 2 strings'):
         decode(prompts='em')
-    with pytest.raises(ValueError, match=r"starts\[1\] must be '' or None \(the start token\) or one character"):
+    with pytest.raises(ValueError, match=r"starts 'Q' \(stream 1\) must be one character of the vocabulary"):
         decode(starts=[None, 'Q'])
-    with pytest.raises(ValueError, match='starts must be None or a list of 2 start letters'):
-        decode(starts=['e'])
+    with pytest.raises(ValueError, match=r'starts has 3 entries for 2 stream\(s\)'):
+        decode(starts=['e', '', 'a'])
+    assert decode(starts=['e'])['texts'] == decode(starts=['e', None])['texts']   # one per stream at most
     with pytest.raises(ValueError, match="prompt has the character '!'"):
         eng.sample_single(params, CFG, TOKENIZER, random.Random(0), prompt='a!')
-    with pytest.raises(TypeError, match='prompt must be a str'):
+    with pytest.raises(ValueError, match='prompt must be a str'):
         eng.sample_single(params, CFG, TOKENIZER, random.Random(0), prompt=['a'])
 
 

@@ -179,10 +179,7 @@ def test_zero_steps_changes_nothing(tiny_cfg, tiny_docs, tiny_tokenizer):
 
 
 @pytest.mark.parametrize('call, match', [
-    (lambda sd, c, t, d, tok: train_phase1(sd, {'n_embd': 8}, TrainConfig(), d, tok), 'ModelConfig'),
-    (lambda sd, c, t, d, tok: train_phase1(sd, c, {'steps': 3}, d, tok), 'TrainConfig'),
     (lambda sd, c, t, d, tok: train_phase1(sd, c, TrainConfig(), [], tok), 'docs is empty'),
-    (lambda sd, c, t, d, tok: train_phase2(sd, c, TrainConfig(), None, d, tok), 'BusConfig'),
     (lambda sd, c, t, d, tok: train_phase2(sd, c, TrainConfig(), BusConfig(), [], tok), 'docs is empty'),
     (lambda sd, c, t, d, tok: train_phase1(sd, c, TrainConfig(steps=1), ['zz'], tok), 'not in the vocabulary'),
 ])

@@ -4,7 +4,6 @@ Each sets `fig.microdnb_alt` from the data it draws.
 """
 import matplotlib.pyplot as plt
 
-from ..config import BusConfig
 from ..study.measure import passes_per_round
 from .transformer import prob_bars
 from .prep import floats
@@ -52,7 +51,7 @@ def decode_figure(trace, tokenizer, bcfg=None):
     if not tokens:
         raise ValueError("trace must come from sample_parallel (it has no 'tokens')")
     n_streams = len(tokens)
-    if bcfg is not None and (not isinstance(bcfg, BusConfig) or bcfg.n_streams != n_streams):
+    if bcfg is not None and bcfg.n_streams != n_streams:
         raise ValueError(f"bcfg must be the BusConfig of the decode ({n_streams} streams), got {bcfg!r}")
     rounds = trace['rounds']
     # the positions each stream ran: its end step included, unless block_size cut it first

@@ -14,8 +14,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 from ..bus import check_lengths, emits, visibility
 from ..config import ModelConfig, check_int
 from ..params import param_shapes
-from ..scalar.autograd import Value
-from ..scalar.layers import sigmoid
+from ..scalar import Value, sigmoid
 from .diagrams_draw import (BUS, FONT, GATE, GREY, INK, MUTED, NORM, PLAN, SMALL, SNC, TITLE, TRUNK, WIDTH,
                             arrow, box, canvas, gids, label, line, plus, tint)
 from .diagrams_worked import adam_trace, adam_update, attention_worked_example, snc_worked_example
@@ -30,10 +29,6 @@ def _shape(shapes, name):
     rows, cols = shapes[name]
     return f"{rows}×{cols}"
 
-
-def _check_cfg(cfg):
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"expected a ModelConfig, got {type(cfg).__name__}")
 
 
 def gate_at_init(cfg):
@@ -53,7 +48,6 @@ def gpt_block(cfg=None):
     state leaving for `notes_proj`. Matrix sizes are `param_shapes(cfg)`.
     """
     cfg = ModelConfig() if cfg is None else cfg
-    _check_cfg(cfg)
     sh, e, d, nh = param_shapes(cfg), cfg.n_embd, cfg.notes_dim, cfg.n_head
     fig, ax = canvas(5.5)
     yl = 2.3  # the residual stream
@@ -162,7 +156,6 @@ def bus_dataflow(cfg=None, n_streams=3, cadence=3, positions=9, reader=None):
     reads the other streams' lanes. Sizes are `param_shapes(cfg)`; 1 to 4 streams.
     """
     cfg = ModelConfig() if cfg is None else cfg
-    _check_cfg(cfg)
     n = check_int(n_streams, 'n_streams', 1, 4)  # stream colours stay apart from the planner's
     cadence = check_int(cadence, 'cadence', 1)
     positions = check_int(positions, 'positions', 1, 16)

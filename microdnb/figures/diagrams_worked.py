@@ -10,10 +10,7 @@ import math
 import random
 
 from ..config import ModelConfig, TrainConfig, check_int
-from ..scalar.autograd import Value
-from ..scalar.layers import linear, multi_head_attention
-from ..scalar.snc import gate_value, snc_cross_attention
-from ..scalar.train import Adam
+from ..scalar import Adam, Value, gate_value, linear, multi_head_attention, snc_cross_attention
 from .diagrams_draw import FONT, GATE, GREY, INK, MUTED, SMALL, SNC, TITLE, TRUNK, arrow, box, canvas, label, tint
 
 DEFAULT_GRADS = (0.5, 0.4, -0.3, 0.6, 0.5)  # made up: a sign flip at step 3
@@ -62,8 +59,6 @@ def adam_trace(tcfg=None, grads=DEFAULT_GRADS, phase=1, theta=0.0):
     moved: before - after) and theta (after).
     """
     tcfg = TrainConfig() if tcfg is None else tcfg
-    if not isinstance(tcfg, TrainConfig):
-        raise ValueError(f"expected a TrainConfig, got {type(tcfg).__name__}")
     check_int(phase, 'phase', 1, 2)
     lr0, num_steps = ((tcfg.learning_rate, tcfg.steps) if phase == 1 else (tcfg.snc_learning_rate, tcfg.snc_steps))
     grads = [float(g) for g in grads]

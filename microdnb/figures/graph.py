@@ -4,7 +4,7 @@ records, as in micrograd). Sets `fig.microdnb_alt` from the graph drawn.
 """
 import numpy as np
 
-from ..scalar.autograd import Value
+from ..scalar import Value
 from .display import text_color
 from .prep import as_float, new_axes
 from .style import BLUE, GREY, ORANGE, WIDTH

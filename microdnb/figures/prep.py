@@ -5,7 +5,7 @@ Inputs may be plain floats, numpy arrays or `Value`s (their `.data` is used).
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..scalar.autograd import Value
+from ..scalar import Value
 
 
 def as_float(x):

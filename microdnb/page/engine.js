@@ -38,11 +38,12 @@ export function paramShapes(cfg) {
 
 const FORMAT = 'microdnb-checkpoint-v1';
 
-// The parsed checkpoint JSON -> {cfg, bus, uchars, BOS, meta, params: name -> matrix}.
+// The parsed checkpoint JSON -> {cfg, bus, uchars, BOS, meta, params: name -> matrix, limits}.
 // JSON.parse reads Python's repr() floats back to the same doubles, so weights are exact.
 // matrices: the weights as name -> {rows, cols, data} instead of doc.params (the explorer's
 // page carries them as base64 float64, bit for bit); checked against the config alike.
-export function loadCheckpoint(doc, matrices = null) {
+// limits: the payload's config.LIMITS, which decode checks its settings against.
+export function loadCheckpoint(doc, matrices = null, limits = null) {
   if (!doc || doc.format !== FORMAT) throw new Error(`not a ${FORMAT} object`);
   const cfg = { ...doc.model };
   for (const k of ['vocab_size', 'n_layer', 'n_embd', 'block_size', 'n_head', 'notes_dim']) {
@@ -61,7 +62,7 @@ export function loadCheckpoint(doc, matrices = null) {
     if (!fits) throw new Error(`parameter ${name} is not ${rows}x${cols}`);
     params[name] = matrices ? m : { rows, cols, data: Float64Array.from(m.flat()) };
   }
-  return { cfg, bus: doc.bus ?? null, uchars, BOS: uchars.length, meta: doc.meta ?? {}, params };
+  return { cfg, bus: doc.bus ?? null, uchars, BOS: uchars.length, meta: doc.meta ?? {}, params, limits };
 }
 
 // The model as a checkpoint file's text: the object save_checkpoint writes (format, model,
@@ -249,49 +250,77 @@ export function busRead(bus, lag, reader, round) {
   return { notes, labels };
 }
 
-// The tokens a prompt forces at positions 0, 1, ... (sampling.check_prompt): its characters'
-// ids, then null (drawn as usual). A prompt is shorter than block_size, so one token is drawn.
-function forcedBy(model, prompt) {
-  const forced = Array(model.cfg.block_size).fill(null);
-  if (prompt === null || prompt === undefined) return forced;
-  const chars = typeof prompt === 'string' ? [...prompt] : null;
-  if (!chars) throw new Error('a prompt must be null or a string of the vocabulary\'s characters');
-  if (chars.length >= model.cfg.block_size) throw new Error(`prompt "${prompt}" must be shorter than block_size`);
+// ---------------------------------------------------------------------------------------
+// A decode's settings, checked here once, as sampling.py words it, against model.limits:
+// config.LIMITS from the page's payload (config.limits_json: {name: {kind, low, high,
+// low_open, high_open, text}}, an integer end beyond 2**53 - 1 as a string, for BigInt)
+// ---------------------------------------------------------------------------------------
+
+const shown = v => (typeof v === 'bigint' ? String(v) : JSON.stringify(v) ?? String(v));
+
+// A closed range of the page's own (a control's extent, a step's position), as limits hold one
+export const rangeOf = (kind, low, high) =>
+  ({ kind, low, high, text: `${kind === 'int' ? 'an integer' : 'a number'} in [${low}, ${high}]` });
+
+// `v` if it lies within the range `r` (an int: a Number or a BigInt), else an Error naming `name`
+export function checkNumber(name, v, r) {
+  let ok;
+  if (r.kind === 'int') {
+    ok = (typeof v === 'bigint' || Number.isInteger(v)) && BigInt(r.low) <= BigInt(v) && BigInt(v) <= BigInt(r.high);
+  } else {
+    ok = Number.isFinite(v) && (r.low_open ? v > r.low : v >= r.low) && (r.high_open ? v < r.high : v <= r.high);
+  }
+  if (!ok) throw new Error(`${name} must be ${r.text}, got ${shown(v)}`);
+  return v;
+}
+
+// sampling._per_stream: null, or a list of at most `streams` entries, padded with null
+export function perStream(v, streams, name) {
+  if (v !== null && v !== undefined && !Array.isArray(v)) {
+    throw new Error(`${name} must be null or a list of at most ${streams} strings (one per stream), got ${shown(v)}`);
+  }
+  if (v && v.length > streams) throw new Error(`${name} has ${v.length} entries for ${streams} stream(s): at most one per stream`);
+  return Array.from({ length: streams }, (_, s) => (v && v[s] !== undefined ? v[s] : null));
+}
+
+// sampling.check_prompt: the tokens a prompt forces at positions 0, 1, ... (its characters'
+// ids, then null: drawn as usual). A prompt is shorter than block_size, so one token is drawn.
+export function forcedBy(model, prompt, name = 'prompt') {
+  const forced = Array(model.cfg.block_size).fill(null), n = model.cfg.block_size;
+  if (prompt === null || prompt === undefined || prompt === '') return forced;
+  if (typeof prompt !== 'string') throw new Error(`${name} must be a string of the vocabulary's characters, got ${shown(prompt)}`);
+  const chars = [...prompt];
+  if (chars.length >= n) throw new Error(`${name} has ${chars.length} characters; it must be shorter than block_size (${n}): at most ${n - 1}`);
   chars.forEach((ch, i) => {
     forced[i] = model.uchars.indexOf(ch);
-    if (forced[i] < 0) throw new Error(`prompt "${prompt}" has "${ch}", which is not in the vocabulary`);
+    if (forced[i] < 0) throw new Error(`${name} has the character '${ch}', which is not in the vocabulary '${model.uchars.join('')}'`);
   });
   return forced;
 }
 
-const checkTemperature = t => {
-  if (!(t >= 0.01 && t <= 100)) throw new Error('temperature must be a number in [0.01, 100]');
-};
+const limitsOf = ({ limits }) => limits || (() => { throw new Error('the model has no limits: load it with the payload\'s'); })();
 
-// Settings with their defaults, checked against the package's ranges (config.LIMITS).
-function settingsOf(model, settings) {
-  const b = model.bus || {};
+// A decode's settings with their defaults (the model's bus, temperature 0.5, seed 42), each
+// checked: gate null or within limits.gate; the prompts and start letters at most one per
+// stream (sampling.check_prompts, check_starts). Adds `forced` and `startIds` per stream.
+export function checkSettings(model, settings) {
+  const limits = limitsOf(model), b = model.bus || {};
   const s = { gate: null, cadence: b.cadence ?? 3, lag: b.lag ?? 0, streams: b.n_streams ?? 2,
               temperature: 0.5, seed: 42, prompts: null, starts: null };
   for (const [k, v] of Object.entries(settings)) if (v !== undefined) s[k] = v; // undefined = default
-  for (const [k, min, max] of [['cadence', 1, 1024], ['lag', 0, 1024], ['streams', 1, 64]]) {
-    const v = s[k];
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${k} must be an integer in ${min}..${max}`);
-  }
-  checkTemperature(s.temperature);
-  if (s.gate !== null && !(s.gate >= 0 && s.gate <= 1)) throw new Error('gate must be null or a number in [0, 1]');
-  const perStream = (k) => {
-    const v = s[k] ?? Array(s.streams).fill(null);
-    if (!Array.isArray(v) || v.length !== s.streams) throw new Error(`${k} needs one entry per stream (${s.streams})`);
-    return v;
-  };
-  s.forced = perStream('prompts').map(prompt => forcedBy(model, prompt));
-  s.startIds = perStream('starts').map(c => { // sampling.check_starts
-    const id = startId(model, c);
-    if (id < 0) throw new Error(`a start letter must be null or one character of the vocabulary (${model.uchars.join('')}), got ${JSON.stringify(c)}`);
-    return id;
-  });
+  if (typeof s.seed === 'string' && /^\d+$/.test(s.seed)) s.seed = BigInt(s.seed); // as the seed box holds it
+  for (const k of ['cadence', 'lag', 'streams', 'temperature', 'seed']) checkNumber(k, s[k], limits[k]);
+  if (s.gate !== null) checkNumber('gate', s.gate, limits.gate);
+  s.forced = perStream(s.prompts, s.streams, 'prompts').map((p, i) => forcedBy(model, p, `prompts ${shown(p)} (stream ${i})`));
+  s.startIds = perStream(s.starts, s.streams, 'starts').map((c, i) => checkStart(model, c, `starts ${shown(c)} (stream ${i})`));
   return s;
+}
+
+// sampling.check_starts, for one stream: its start letter's token (startId), or an Error naming `name`
+export function checkStart(model, c, name) {
+  const id = startId(model, c);
+  if (id < 0) throw new Error(`${name} must be one character of the vocabulary '${model.uchars.join('')}', or '' for the start token`);
+  return id;
 }
 
 // Decode `streams` names together through the bus, round by round, streams in order within
@@ -319,7 +348,7 @@ function settingsOf(model, settings) {
 // not to the last bit (summation order; libm vs V8 exp), so a draw could differ only if
 // random() * total landed within a few ulps of a cumulative sum: odds of ~1e-14 per draw.
 export function decode(model, settings = {}) {
-  const s = settingsOf(model, settings), { cfg, params: p, BOS } = model, S = s.streams;
+  const s = checkSettings(model, settings), { cfg, params: p, BOS } = model, S = s.streams;
   const rng = new PyRandom(s.seed);
   const gate = s.gate === null ? gateValue(model) : s.gate;
   const seeds = s.startIds.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
@@ -370,7 +399,7 @@ export function decode(model, settings = {}) {
 // One name from BOS with the trunk alone (sample_single, and its prompt):
 // {tokens, text, probs, attn, forced}.
 export function sampleSingle(model, { temperature = 0.5, seed = 42, prompt = null } = {}) {
-  checkTemperature(temperature);
+  checkNumber('temperature', temperature, limitsOf(model).temperature);
   const rng = new PyRandom(seed), cache = newCache(model), forcedAt = forcedBy(model, prompt);
   const tokens = [], ps = [], attn = [], forced = [];
   let token = model.BOS;

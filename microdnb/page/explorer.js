@@ -22,10 +22,13 @@
 //                                   streams, temperature, seed, prompts, starts}, each optional
 //                                   (gate null: as trained; defaults: the checkpoint's bus,
 //                                   temperature 0.5, seed 42; prompts: per stream a string or
-//                                   null, padded with null; starts: per stream null or the one
-//                                   letter it starts from instead of the start token, padded
-//                                   with null; seed: a Number or a string of digits); texts
-//                                   begin with the start letter and the prompt
+//                                   null, at most one per stream; starts: per stream null or
+//                                   the one letter it starts from instead of the start token,
+//                                   at most one per stream; seed: a Number, a BigInt or a
+//                                   string of digits), each within config.LIMITS (the payload's
+//                                   limits: engine.js checkSettings, the page's one checker,
+//                                   throws naming the setting); texts begin with the start
+//                                   letter and the prompt
 //   x.settings()                    what the controls show now (same keys, plus stream, pos:
 //                                   the selected step; prompts and starts as strings, '' = none)
 //   x.set(partial)                  change controls (same keys; a list of prompts or starts
@@ -48,7 +51,7 @@ import { busRead, checkpointText, decode, forward, gateValue, loadCheckpoint, pa
   from './engine.js';
 import { explorerHTML } from './explorer_markup.js';
 import { pageParts, renderer, showSeedCheck } from './explorer_render.js';
-import { checkSetting, initialState, paddedSettings, shownSettings, takeControl } from './explorer_state.js';
+import { checkSetting, initialState, shownSettings, takeControl } from './explorer_state.js';
 import { sequentialPasses, stepContext } from './explorer_views.js';
 
 const ENGINE = { PyRandom, busRead, checkpointText, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle,
@@ -56,7 +59,8 @@ const ENGINE = { PyRandom, busRead, checkpointText, decode, forward, gateValue, 
 const VIEWS = { sequentialPasses, stepContext };
 
 // The model Python embedded: the checkpoint's fields, and its weights as base64 of little-endian
-// float64s in `layout` order, read into engine.js's matrices bit for bit
+// float64s in `layout` order, read into engine.js's matrices bit for bit; with the limits its
+// decode checks settings against (config.LIMITS, from the payload)
 function modelOf(data) {
   const bin = atob(data.params), view = new DataView(new ArrayBuffer(bin.length));
   for (let i = 0; i < bin.length; i++) view.setUint8(i, bin.charCodeAt(i));
@@ -67,7 +71,7 @@ function modelOf(data) {
     at += rows * cols;
   }
   if (8 * at !== bin.length) throw new Error(`the embedded weights hold ${bin.length / 8} numbers, the layout ${at}`);
-  return loadCheckpoint(data.checkpoint, matrices);
+  return loadCheckpoint(data.checkpoint, matrices, data.limits);
 }
 
 const registry = () => {
@@ -121,7 +125,7 @@ export function mount(id) {
   const onInput = ev => {
     const el = ev.target, k = el.dataset && el.dataset.k;
     if (!['gate', 'cadence', 'lag', 'streams', 'temperature', 'seed', 'prompt', 'start', 'stream', 'pos'].includes(k)) return;
-    const ok = takeControl(st, R, k, Number(el.dataset.s), el.value);
+    const ok = takeControl(model, st, R, k, Number(el.dataset.s), el.value);
     if (k === 'seed') showSeedCheck(parts, ok, R);
     if (ok) redraw();
   };
@@ -142,7 +146,7 @@ export function mount(id) {
   let text = null; // the checkpoint's text, made on first request
   Object.assign(api, {
     checkpoint: () => (text ??= checkpointText(model)),
-    decode: (settings = {}) => decode(model, paddedSettings(model, settings)),
+    decode: (settings = {}) => decode(model, settings),
     settings: () => shownSettings(st, api.step),
     set(partial) {
       if ('gate' in partial && !show.includes('gate')) throw new Error('gate: this explorer shows no gate control');

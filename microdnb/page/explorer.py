@@ -41,10 +41,9 @@ import numpy as np
 
 from .. import vector
 from ..checkpoint import checkpoint_doc
-from ..config import REFERENCE_BUS, BusConfig, ModelConfig, check_float, check_int
-from ..data import Tokenizer
+from ..config import LIMITS, REFERENCE_BUS, BusConfig, Range, check_int, limits_json
 from ..params import param_shapes
-from ..sampling import check_prompt, check_starts
+from ..sampling import DECODE_LIMITS, check_prompts, check_starts
 from ..figures.style import STREAM_COLORS
 from .inline import json_for_script, module_code, stylesheet
 
@@ -53,7 +52,9 @@ __all__ = ['BUS_PARTS', 'Explorer', 'PARTS', 'RANGES', 'explorer', 'explorer_pag
 # the explorer's ES modules, each importing only from those before it
 MODULES = ('pyrandom.js', 'engine.js', 'explorer_views.js', 'explorer_state.js', 'explorer_markup.js',
            'explorer_render.js', 'explorer.js')
-# What the controls offer (and `settings` may ask for): the JavaScript reads them from the page.
+# What the controls offer (and `settings` may ask for), within config.LIMITS (a test keeps them
+# there). The page gets both, as its payload's 'ranges' and 'limits' (config.limits_json):
+# the controls' extent, and what x.decode(settings) accepts.
 RANGES = {'gate': (0.0, 1.0), 'cadence': (1, 8), 'lag': (0, 2), 'streams': (2, 4),
           'temperature': (0.1, 2.0), 'seed': (0, 2 ** 32 - 1)}
 DEFAULTS = {'gate': None, 'temperature': 0.5, 'seed': 42, 'prompts': None, 'starts': None}
@@ -94,7 +95,8 @@ class Explorer:
 
 
 def _check_settings(settings, cfg, tokenizer, bus):
-    """The initial settings, with defaults from `bus` and DEFAULTS, each within RANGES."""
+    """The initial settings, with defaults from `bus` and DEFAULTS, each within RANGES; the
+    prompts and start letters checked by sampling's checkers, and padded to one per stream."""
     if settings is None:
         settings = {}
     if not isinstance(settings, dict):
@@ -103,21 +105,14 @@ def _check_settings(settings, cfg, tokenizer, bus):
     if unknown:
         raise ValueError(f"explorer: unknown setting(s) {', '.join(map(repr, unknown))}; the settings are {', '.join(SETTINGS)}")
     s = {**DEFAULTS, 'cadence': bus.cadence, 'lag': bus.lag, 'streams': bus.n_streams, **settings}
-    for k in ('cadence', 'lag', 'streams', 'seed'):
-        lo, hi = RANGES[k]
-        where = ' (from bus_cfg: pass it in settings)' if k not in settings and k != 'seed' else ''
-        s[k] = check_int(s[k], f"explorer: settings {k}{where}", lo, hi)
-    s['temperature'] = check_float(s['temperature'], 'explorer: settings temperature', *RANGES['temperature'])
-    if s['gate'] is not None:
-        s['gate'] = check_float(s['gate'], 'explorer: settings gate', *RANGES['gate'])
-    s['prompts'] = [p or '' for p in _per_stream(s, 'prompts')]
-    for i, p in enumerate(s['prompts']):
-        check_prompt(p or None, tokenizer, cfg, f"explorer: settings prompts[{i}]")
-    s['starts'] = [c or '' for c in _per_stream(s, 'starts')]
-    try:
-        check_starts(s['starts'], s['streams'], tokenizer)
-    except ValueError as e:
-        raise ValueError(f"explorer: settings {e}") from None
+    for k, (low, high) in RANGES.items():
+        where = ' (from bus_cfg: pass it in settings)' if k not in settings and k in ('cadence', 'lag', 'streams') else ''
+        allowed = Range(LIMITS[DECODE_LIMITS[k]].kind, low, high)   # as the page's checkSetting builds it
+        s[k] = None if k == 'gate' and s[k] is None else allowed.check(s[k], f"explorer: settings {k}{where}")
+    check_prompts(s['prompts'], s['streams'], tokenizer, cfg, 'explorer: settings prompts')
+    check_starts(s['starts'], s['streams'], tokenizer, 'explorer: settings starts')
+    for k in ('prompts', 'starts'):
+        s[k] = [v or '' for v in s[k] or []] + [''] * (s['streams'] - len(s[k] or []))
     s['stream'] = check_int(s.get('stream', min(1, s['streams'] - 1)), 'explorer: settings stream', 0, s['streams'] - 1)
     if s.get('pos') is not None:
         s['pos'] = check_int(s['pos'], 'explorer: settings pos', 0, cfg.block_size - 1)
@@ -140,18 +135,6 @@ def _check_show(show, settings):
     if 'gate' not in show and settings and settings.get('gate') is not None:
         raise ValueError("explorer: settings gate needs the gate control: add 'gate' to show, or leave the gate as trained")
     return tuple(p for p in PARTS if p in show)
-
-
-def _per_stream(s, key):
-    """settings[key] as one entry per stream (strings or None; a shorter list is padded with None)."""
-    values = [] if s[key] is None else s[key]
-    if not isinstance(values, (list, tuple)) or len(values) > s['streams']:
-        raise ValueError(f"explorer: settings {key} must be a list of at most {s['streams']} strings "
-                         f"(one per stream) or None, got {values!r:.80}")
-    for i, v in enumerate(values):
-        if v is not None and not isinstance(v, str):
-            raise ValueError(f"explorer: settings {key}[{i}] must be a string or None, got {type(v).__name__}")
-    return list(values) + [None] * (s['streams'] - len(values))
 
 
 def _fallback_decode(arrays, cfg, tokenizer, s):
@@ -184,15 +167,9 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     it, or take `.html`).
     Anything that does not fit is a one-line ValueError naming it.
     """
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"explorer needs a ModelConfig, got {type(cfg).__name__}")
-    if not isinstance(tokenizer, Tokenizer):
-        raise ValueError(f"explorer needs a Tokenizer, got {type(tokenizer).__name__}")
     if tokenizer.vocab_size != cfg.vocab_size:
         raise ValueError(f"explorer: the tokenizer has {tokenizer.vocab_size} tokens but cfg.vocab_size is "
                          f"{cfg.vocab_size}: use the tokenizer the model was trained with")
-    if bus_cfg is not None and not isinstance(bus_cfg, BusConfig):
-        raise ValueError(f"explorer: bus_cfg must be a BusConfig or None, got {type(bus_cfg).__name__}")
     if title is not None and not isinstance(title, str):
         raise ValueError(f"explorer: title must be a string or None, got {type(title).__name__}")
     title = ' '.join((title or 'Explore the model').split())
@@ -207,7 +184,8 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
         s['pos'] = _default_pos(trace, s['stream'])
     payload = {'title': title, 'checkpoint': {k: v for k, v in doc.items() if k != 'params'}, 'layout': layout,
                'params': base64.b64encode(weights).decode('ascii'), 'settings': s, 'ranges': RANGES,
-               'colors': list(STREAM_COLORS), 'labels': tokenizer.labels, 'show': list(shown)}
+               'limits': limits_json(DECODE_LIMITS), 'colors': list(STREAM_COLORS), 'labels': tokenizer.labels,
+               'show': list(shown)}
     data = json_for_script(payload)
     code, css = module_code(MODULES), stylesheet('explorer.css')
     uid = 'x' + hashlib.sha256('\0'.join((data, code, css)).encode()).hexdigest()[:16]

@@ -1,12 +1,14 @@
 // microdnb's explorer, its state: the settings the controls hold, how a control's value or an
-// x.set value changes them (every value checked here, once), and what the decode is given.
+// x.set value changes them, and what the decode is given. Every value is checked by engine.js's
+// checkers (checkNumber, perStream, forcedBy, checkStart: the one place the page checks settings),
+// within the controls' extent (the payload's ranges, of the kind its limits give).
 // No DOM: explorer.js reads the controls and explorer_render.js writes them.
 //
 // The state `st`: gate (null = as trained), cadence, lag, streams, temperature, seed (a string
 // of digits), prompts and starts (one string per stream the controls have room for, '' =
 // none), and the selected step, stream and pos.
 
-import { startId } from './engine.js';
+import { checkNumber, checkStart, forcedBy, perStream, rangeOf } from './engine.js';
 
 // The settings the explorer starts with (Python's, checked there), padded to every stream row
 export function initialState(settings, R) {
@@ -14,12 +16,9 @@ export function initialState(settings, R) {
   return { ...settings, prompts: pad(settings.prompts), starts: pad(settings.starts), seed: String(settings.seed) };
 }
 
-// Why a prompt is left out of the decode ('' if it is not): a character outside the
-// vocabulary, or too long to leave the model a position to write
+// Why a prompt is left out of the decode ('' if it is not): engine.js forcedBy's refusal
 export function promptError(model, p) {
-  const bad = [...p].find(ch => !model.uchars.includes(ch));
-  if (bad !== undefined) return `"${bad}" is not in the vocabulary (${model.uchars.join('')})`;
-  return [...p].length >= model.cfg.block_size ? `at most ${model.cfg.block_size - 1} letters` : '';
+  try { forcedBy(model, p, 'the prompt'); return ''; } catch (e) { return e.message; }
 }
 
 // What engine.js decode is given for the state: the streams in use, their prompts and start letters
@@ -32,18 +31,24 @@ export const decodeSettings = (model, st) => ({ gate: st.gate, cadence: st.caden
 export const shownSettings = (st, step) => ({ ...st, prompts: st.prompts.slice(0, st.streams),
   starts: st.starts.slice(0, st.streams), stream: step.stream, pos: step.pos });
 
+// A control's extent: the payload's range R[k], of the kind its limits say (an int or a float)
+const control = (model, R, k) => rangeOf(model.limits[k].kind, ...R[k]);
+
 // A seed as the seed box may hold it: a whole number in R.seed, as a string of digits; null if not
-export function seedOf(text, R) {
-  const t = String(text);
-  return /^\d+$/.test(t) && BigInt(t) >= BigInt(R.seed[0]) && BigInt(t) <= BigInt(R.seed[1]) ? String(BigInt(t)) : null;
+export function seedOf(model, text, R) {
+  try {
+    return String(checkNumber('seed', /^\d+$/.test(String(text)) ? BigInt(text) : text, control(model, R, 'seed')));
+  } catch (e) {
+    return null;
+  }
 }
 
 // A control's new value into the state: `k` its data-k, `s` its stream (data-s), `value` its
 // value. Returns false for a value the state cannot take (a seed that is not a whole number
 // in range: the box shows it, flagged, and the decode keeps the last good one).
-export function takeControl(st, R, k, s, value) {
+export function takeControl(model, st, R, k, s, value) {
   if (k === 'seed') {
-    const seed = seedOf(value, R);
+    const seed = seedOf(model, value, R);
     if (seed === null) return false;
     st.seed = seed;
   } else if (k === 'prompt') st.prompts[s] = value;
@@ -52,43 +57,24 @@ export function takeControl(st, R, k, s, value) {
   return true;
 }
 
-// x.set's values, as the controls hold them; anything else throws, naming the setting
-const within = (k, v, [lo, hi], int) => {
-  if (typeof v !== 'number' || !(v >= lo && v <= hi) || (int && !Number.isInteger(v))) {
-    throw new Error(`${k} must be ${int ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
-  }
-  return v;
-};
-const perStream = (R, k, v, ok, what) => {
-  if (v !== null && !Array.isArray(v)) throw new Error(`${k} must be null or a list, one entry per stream`);
-  const out = Array.from({ length: R.streams[1] }, (_, s) => (v && v[s]) || '');
-  const bad = out.find(x => typeof x !== 'string' || (x && !ok(x)));
-  if (bad !== undefined) throw new Error(`${k}: ${JSON.stringify(bad)} is not ${what}`);
-  return out;
-};
-
-// One x.set value, checked: what the state takes for it
+// One x.set value, checked against what the controls can hold: what the state takes for it
 export function checkSetting(model, R, k, v) {
-  if (k === 'gate') return v === null ? null : within(k, v, R.gate, false);
-  if (k === 'cadence' || k === 'lag' || k === 'streams') return within(k, v, R[k], true);
-  if (k === 'temperature') return within(k, v, R.temperature, false);
+  const rows = R.streams[1], list = check => perStream(v, rows, k).map((x, s) => {
+    check(x, `${k} ${JSON.stringify(x)} (stream ${s})`);
+    return x || '';
+  });
+  if (k === 'gate') return v === null ? null : checkNumber(k, v, control(model, R, k));
+  if (['cadence', 'lag', 'streams', 'temperature'].includes(k)) return checkNumber(k, v, control(model, R, k));
   if (k === 'seed') {
-    const seed = seedOf(v, R);
-    if (seed === null) throw new Error(`seed must be a whole number from 0 to ${R.seed[1]}`);
+    const seed = seedOf(model, v, R);
+    if (seed === null) checkNumber(k, v, control(model, R, k)); // throws, saying the range
     return seed;
   }
-  if (k === 'stream') return within(k, v, [0, R.streams[1] - 1], true);
-  if (k === 'pos') return within(k, v, [0, model.cfg.block_size - 1], true);
-  if (k === 'prompts') return perStream(R, k, v, () => true, 'a string'); // a bad one is shown, flagged and left out
-  if (k === 'starts') return perStream(R, k, v, c => startId(model, c) >= 0, 'one character of the vocabulary');
-  throw new Error(`unknown setting ${k}; the settings are gate, cadence, lag, streams, temperature, seed, prompts, starts, stream, pos`);
-}
-
-// x.decode's settings: lists of prompts or starts padded to the streams (null = none)
-export function paddedSettings(model, settings) {
-  const s = { ...settings }, streams = s.streams ?? (model.bus && model.bus.n_streams) ?? 2;
-  for (const k of ['prompts', 'starts']) {
-    if (Array.isArray(s[k])) s[k] = Array.from({ length: streams }, (_, i) => s[k][i] || null);
+  if (k === 'stream') return checkNumber(k, v, rangeOf('int', 0, rows - 1));
+  if (k === 'pos') return checkNumber(k, v, rangeOf('int', 0, model.cfg.block_size - 1));
+  if (k === 'prompts') { // a string; one the model cannot take is shown, flagged and left out of the decode
+    return list((x, name) => { if (x !== null && typeof x !== 'string') throw new Error(`${name} must be a string`); });
   }
-  return s;
+  if (k === 'starts') return list((x, name) => checkStart(model, x, name));
+  throw new Error(`unknown setting ${k}; the settings are gate, cadence, lag, streams, temperature, seed, prompts, starts, stream, pos`);
 }

@@ -128,7 +128,7 @@ export function timelineHTML({ model, res, step, colors, settings }) {
 }
 
 // Decoding passes one after another when every pass that can be batched is batched, as
-// study/measure.py forward_passes counts them (vector.bus.round_blocks, batched=None): a round
+// study/measure.py forward_passes counts them (vector.round_passes): a round
 // is one pass, except at lag 0 in a round where the streams post ((p + 1) % cadence == 0):
 // there a later stream reads what an earlier one posts in that round, so the round's
 // streams run one at a time. The plan seeds (one pass before round 0) are not counted.

@@ -1,7 +1,8 @@
 """Scalar reverse-mode automatic differentiation (micrograd / microgpt's `Value`).
 
 Each `Value` remembers its children, the local derivative of itself with respect to
-each child, and the operation that made it (`_op`, for drawing the graph). `backward()`
+each child (for a power, a `PowGrad` that computes it when backward() asks), and the
+operation that made it (`_op`, for drawing the graph). `backward()`
 walks the graph in reverse topological order and applies the chain rule:
 child.grad += local_grad * v.grad.
 
@@ -20,6 +21,23 @@ def as_number(x, name='data'):
         raise TypeError(f"{name} must be a real number (int, float or a numpy scalar), "
                         f"got {type(x).__name__}")
     return int(x) if isinstance(x, numbers.Integral) else float(x)
+
+
+class PowGrad:
+    """The local gradient of x ** n, n x^(n-1), computed when backward() iterates over it:
+    a forward pass alone (sampling) never pays for it, and x = 0 with n < 1 (sqrt(0)),
+    where n x^(n-1) would divide by zero, has the derivative the limit from the right
+    gives: +inf for 0 < n < 1 (as IEEE pow(0, n - 1) and PyTorch's sqrt backward), 0 for n = 0
+    (x^0 is the constant 1). An infinite gradient times an upstream gradient of 0 is NaN, as
+    in PyTorch."""
+    __slots__ = ('x', 'n')
+
+    def __init__(self, x, n):
+        self.x, self.n = x, n
+
+    def __iter__(self):
+        x, n = self.x, self.n
+        yield (0.0 if n == 0 else n * math.inf) if x == 0 and n < 1 else n * x ** (n - 1)
 
 
 class Value:
@@ -44,8 +62,8 @@ class Value:
         return Value(self.data * other.data, (self, other), (other.data, self.data), '*')
 
     def __pow__(self, other):
-        """self ** other for a plain number `other` (int or float): d(x^n)/dx = n x^(n-1).
-
+        """self ** other for a plain number `other` (int or float): d(x^n)/dx = n x^(n-1),
+        computed in backward() (`PowGrad`), so that 0 ** 0.5 can be taken (gradient +inf).
         A fractional power of a negative number (Python's answer is complex) raises
         ValueError, as math.pow does.
         """
@@ -54,7 +72,7 @@ class Value:
         data = self.data**other
         if type(data) is complex:
             raise ValueError(f"fractional power of a negative number: ({self.data!r}) ** {other!r}")
-        return Value(data, (self,), (other * self.data**(other - 1),), f'**{other}')
+        return Value(data, (self,), PowGrad(self.data, other), f'**{other}')
 
     def log(self):
         return Value(math.log(self.data), (self,), (1 / self.data,), 'log')

@@ -4,7 +4,6 @@
 microgpt. The SNC / planner parameters are drawn after the trunk's, so the trunk
 is initialised exactly as in the original microgpt for the same seed.
 """
-from ..config import check_init
 from ..params import float_rows, param_shapes
 from .autograd import Value
 from .layers import linear, matrix, multi_head_attention, rmsnorm
@@ -15,7 +14,6 @@ def init_params(cfg, rng):
     """A fresh state_dict, drawing from `rng` (a random.Random) in the reference's order:
     `param_shapes` order, row by row, one rng.gauss per entry; the gate is a constant.
     The numpy `init_params` draws the same numbers in the same order (as float64 arrays)."""
-    check_init(cfg, rng)
     state_dict = {}
     for name, (nout, nin) in param_shapes(cfg).items():
         if name == 'snc_gate':
@@ -27,7 +25,7 @@ def init_params(cfg, rng):
 
 def params_from(params):
     """A state_dict of fresh `Value`s from any engine's parameters (`params.float_rows`)."""
-    return {name: [[Value(x) for x in row] for row in rows] for name, rows in float_rows(params).items()}
+    return {name: [[Value(x) for x in row] for row in rows] for name, rows in float_rows(params, 'params_from: params').items()}
 
 
 def param_list(state_dict, keys):

@@ -25,7 +25,7 @@ def sample_single(state_dict, cfg, tokenizer, rng, temperature=0.5, record=False
     character, with no draw; after it tokens are drawn as usual. The text includes it.
     With record=True the trace has per position 'probs', 'attn' and 'forced' (bool).
     """
-    check_sampling(cfg, tokenizer, rng, temperature)
+    check_sampling(cfg, tokenizer, temperature)
     forced = check_prompt(prompt, tokenizer, cfg)
     keys, values = [[] for _ in range(cfg.n_layer)], [[] for _ in range(cfg.n_layer)]
     token_id = tokenizer.BOS
@@ -66,7 +66,7 @@ def sample_parallel(state_dict, cfg, bcfg, tokenizer, rng, temperature=0.5, reco
     per layer and head, labels of the notes read as (stream, round) with None for the
     plan seed, the gated SNC delta), and 'posts': (stream, round, snapshot floats).
     """
-    start_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, rng, temperature,
+    start_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, temperature,
                                                 starts, gate, prompts)
     n_streams = bcfg.n_streams
     stream_keys = [[[] for _ in range(cfg.n_layer)] for _ in range(n_streams)]

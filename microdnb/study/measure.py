@@ -15,10 +15,8 @@ import numpy as np
 
 from .. import vector
 from ..bus import check_lengths, visibility
-from ..config import REFERENCE_BUS, BusConfig, ModelConfig, TrainConfig, check_float, check_int
+from ..config import REFERENCE_BUS, BusConfig, ModelConfig, check_float, check_int
 from ..reference import N_STREAMS_INFER
-from ..vector.bus import round_blocks
-from ..vector.layers import softmax
 from . import controls
 
 
@@ -54,7 +52,7 @@ def bus_stats(lengths, cadence, lag, ended=()):
 def forward_passes(lengths, cadence, lag):
     """How many forward passes, one after another, a parallel decode of streams running
     `lengths` positions needs when every pass that can be batched is batched: the blocks
-    the numpy engine's `vector.bus.round_blocks` (batched=None) runs.
+    the numpy engine runs (`vector.round_passes`, batched wherever the read rule allows).
 
     lag >= 1: one pass per round (no stream reads its own round's posts).
     lag 0: in a round where nobody posts, every stream reads the same notes whatever
@@ -67,8 +65,7 @@ def forward_passes(lengths, cadence, lag):
 def passes_per_round(lengths, cadence, lag):
     """The forward passes of each round that `forward_passes` counts, round by round."""
     lengths = check_lengths(lengths, 1)
-    blocks = round_blocks(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), None)
-    return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]
+    return vector.round_passes(BusConfig(n_streams=len(lengths), cadence=cadence, lag=lag), lengths)
 
 
 # ---------------------------------------------------------------- what batching buys, in time
@@ -128,8 +125,6 @@ def adam_step_bound(tcfg):
     (1 - b1) / sqrt(1 - b2) / sqrt(1 - b1^2 / b2), about 2.89 for b1 = 0.85, b2 = 0.99.
     A gradient growing by b2 / b1 every step approaches it. Infinite if b1^2 >= b2.
     """
-    if not isinstance(tcfg, TrainConfig):
-        raise ValueError(f"expected a TrainConfig, got {type(tcfg).__name__}")
     q = tcfg.beta1 ** 2 / tcfg.beta2
     if q >= 1:
         return math.inf
@@ -251,7 +246,7 @@ def first_token_probs(params, cfg, bcfg, tokenizer, reader=0):
     empty = [tokenizer.BOS, tokenizer.BOS]
     logp = vector.streams_log_probs(params, cfg, bcfg, [empty] * bcfg.n_streams)[reader][0]
     logits, _ = vector.gpt_sequence(params, cfg, [tokenizer.BOS])
-    return np.exp(logp), softmax(logits[0])
+    return np.exp(logp), vector.softmax(logits[0])
 
 
 def gate_sweep(params, cfg, tokenizer, groups, gates, loss_bus=REFERENCE_BUS, sample_bus=None,

@@ -6,7 +6,6 @@ import random
 import numpy as np
 
 from .. import vector
-from ..vector.layers import log_softmax
 from . import controls, tasks
 
 
@@ -90,4 +89,4 @@ def sequential_nats(params, cfg, tokenizer, name):
     """Summed next-token loss (nats) of one stream writing `name` alone, token after token."""
     tokens = tokenizer.encode(name)
     logits, _ = vector.gpt_sequence(params, cfg, tokens[:-1])
-    return float(controls.next_token_losses(tokens, log_softmax(logits)).sum())
+    return float(controls.next_token_losses(tokens, vector.log_softmax(logits)).sum())

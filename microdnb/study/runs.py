@@ -10,6 +10,7 @@ everything is deterministic in the seeds.
 """
 import multiprocessing as mp
 import random
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -189,12 +190,19 @@ def _run_chunk(settings, seed, docs, indices, progress):
 
 
 def _print_progress(line):
-    print(line, file=sys.stderr, flush=True)
+    sys.stderr.write(line + '\n')   # one write: the workers' lines do not interleave (print writes the '\n' apart)
+    sys.stderr.flush()
 
 
 def _chunk_worker(args):
     settings, seed, docs, indices = args
     return _run_chunk(settings, seed, docs, indices, _print_progress)
+
+
+def _worker_start():
+    """A worker leaves Ctrl-C (sent to the whole foreground process group) to the main process,
+    which ends the workers (Pool.terminate, leaving the `with` block): no traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run(settings=Settings(), docs=None, progress=None, jobs=1, argv=None):
@@ -225,7 +233,7 @@ def run(settings=Settings(), docs=None, progress=None, jobs=1, argv=None):
         # every seed's runs dealt out into `jobs` interleaved chunks, so the work stays balanced
         work = [(settings, seed, docs, list(range(n_runs))[j::jobs])
                 for seed in settings.seeds for j in range(jobs)]
-        with mp.get_context('spawn').Pool(min(jobs, len(work))) as pool:
+        with mp.get_context('spawn').Pool(min(jobs, len(work)), initializer=_worker_start) as pool:
             chunks = pool.map(_chunk_worker, work, chunksize=1)
     seeds, runs = {}, []
     for c in chunks:

@@ -16,9 +16,14 @@ hook, and a record of SNC's input and output.
   train    Adam and the two training phases
   sample   decoding: one stream, or several through the bus
 
-This file's exports are the engine's API (their arguments are checked); the modules'
-other names are its internals, called with checked arguments.
+This file's exports are the engine's API: they check the values they are given (token
+ids, decode settings, parameters' shapes) and trust their types (a ModelConfig is one);
+the modules' other names are its internals, called with checked arguments. `softmax`,
+`log_softmax` and `round_passes` (the forward passes a decode's rounds take) are exported
+for the study and the figures, which use no internal module.
 """
+from .bus import round_passes
+from .layers import log_softmax, softmax
 from .loss import doc_loss_and_grads, docs_loss_and_grads, snc_trace, streams_log_probs, streams_loss_and_grads
 from .model import gpt_sequence
 from .params import check_params, gate_value, init_params, params_from
@@ -26,5 +31,5 @@ from .sample import sample_parallel, sample_single
 from .train import Adam, train_phase1, train_phase2
 
 __all__ = ['Adam', 'check_params', 'doc_loss_and_grads', 'docs_loss_and_grads', 'gate_value', 'gpt_sequence',
-           'init_params', 'params_from', 'sample_parallel', 'sample_single', 'snc_trace', 'streams_log_probs',
-           'streams_loss_and_grads', 'train_phase1', 'train_phase2']
+           'init_params', 'log_softmax', 'params_from', 'round_passes', 'sample_parallel', 'sample_single',
+           'snc_trace', 'softmax', 'streams_log_probs', 'streams_loss_and_grads', 'train_phase1', 'train_phase2']

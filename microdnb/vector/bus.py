@@ -136,3 +136,11 @@ def round_blocks(bcfg, batched):
             return [[s] for s in live]
         return [live]
     return blocks
+
+
+def round_passes(bcfg, lengths):
+    """The forward passes, one after another, each round of a parallel decode takes when every
+    pass that can be batched is (`round_blocks(bcfg, None)`): lengths[s] is how many positions
+    stream s runs, so the live streams of round t are those with t < lengths[s]."""
+    blocks = round_blocks(bcfg, None)
+    return [len(blocks([s for s, n in enumerate(lengths) if t < n], t)) for t in range(max(lengths))]

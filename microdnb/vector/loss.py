@@ -4,7 +4,6 @@ see on the way (per-token log-probabilities, SNC's input and delta)."""
 import numpy as np
 
 from ..bus import emits
-from ..config import BusConfig
 from ..params import SNC_KEYS, base_keys, param_shapes
 from .bus import Bus, read_notes, round_blocks
 from .layers import log_softmax
@@ -84,8 +83,6 @@ def _decode_streams(params, cfg, bcfg, streams, notes_hook, batched):
     the bus, the caches and the plan-seed block.
     """
     W = Weights(params, cfg)
-    if not isinstance(bcfg, BusConfig):
-        raise ValueError(f"expected a BusConfig, got {type(bcfg).__name__}")
     if not isinstance(streams, (list, tuple)) or not streams:
         raise ValueError("streams must be a non-empty list of token lists, one per stream")
     for s, seq in enumerate(streams):

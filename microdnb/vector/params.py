@@ -4,13 +4,12 @@ import math
 
 import numpy as np
 
-from ..config import ModelConfig, check_init
 from ..params import float_rows, param_shapes
 
 
 def params_from(params):
     """Float64 arrays from any engine's parameters (`params.float_rows`)."""
-    return {name: np.array(rows, dtype=np.float64) for name, rows in float_rows(params).items()}
+    return {name: np.array(rows, dtype=np.float64) for name, rows in float_rows(params, 'params_from: params').items()}
 
 
 def init_params(cfg, rng):
@@ -18,7 +17,6 @@ def init_params(cfg, rng):
     them: in `param_shapes` order, row by row, one rng.gauss per entry; the gate is a constant,
     not a draw. So the same rng gives the same numbers in both engines, and leaves it in the
     same state."""
-    check_init(cfg, rng)
     params = {}
     for name, (nout, nin) in param_shapes(cfg).items():
         if name == 'snc_gate':
@@ -30,9 +28,11 @@ def init_params(cfg, rng):
 
 
 def check_params(params, cfg):
-    """Fail clearly if `params` does not have every matrix of `cfg` as a float64 array of its shape."""
-    if not isinstance(cfg, ModelConfig):
-        raise ValueError(f"expected a ModelConfig, got {type(cfg).__name__}")
+    """Fail clearly if `params` does not have every matrix of `cfg` as a float64 array of its shape.
+
+    Kept, though the engine trusts its callers' types: the public functions are this engine's
+    edge in a notebook, and the scalar engine's parameters (rows of Values), handed to them
+    by mistake, would otherwise run as numpy object arrays, slowly, to a wrong or cryptic end."""
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict name -> 2-D array (see vector.init_params), "
                          f"got {type(params).__name__}")

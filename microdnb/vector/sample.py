@@ -18,7 +18,7 @@ def _heads(w, b, mask=None):
 def sample_single(params, cfg, tokenizer, rng, temperature=0.5, record=False, prompt=None):
     """Generate one name from BOS with the trunk alone. Returns the trace the scalar
     `sample.sample_single` returns, with the same draws; `prompt` as there."""
-    check_sampling(cfg, tokenizer, rng, temperature)
+    check_sampling(cfg, tokenizer, temperature)
     forced = check_prompt(prompt, tokenizer, cfg)
     W = Weights(params, cfg)
     cache = KVCache(cfg, 1)
@@ -51,7 +51,7 @@ def sample_parallel(params, cfg, bcfg, tokenizer, rng, temperature=0.5, record=F
     and with lag 0 the rounds in which nobody posts.
     notes_hook as in `streams_loss_and_grads`; with record=True a made-up note's label is None.
     """
-    start_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, rng, temperature,
+    start_tokens, forced, gate = check_parallel(cfg, bcfg, tokenizer, temperature,
                                                 starts, gate, prompts)
     S = bcfg.n_streams
     groups = round_blocks(bcfg, batched)
