@@ -190,3 +190,21 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_line(f"  {page}: n={len(ms)} median={statistics.median(ms):.1f} "
                                         f"max={max(ms):.1f}  [{', '.join(f'{m:.0f}' for m in ms)}]")
         terminalreporter.write_line(f"  all: n={len(samples)} median={summary['median_ms']} max={summary['max_ms']}")
+
+
+# the signals the tests send to a child process
+SENT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGXCPU', 'SIGVTALRM',
+                'SIGPROF', 'SIGPWR', 'SIGRTMIN', 'SIGRTMAX']
+
+
+def default_signal_dispositions():
+    """preexec_fn: in the child, before it runs Python, every signal a test sends at its
+    default and none blocked, as in a program started from a terminal. Ignored dispositions
+    are inherited across exec, and a test suite started in the background (`cmd &`: SIGINT
+    and SIGQUIT ignored) or under nohup (SIGHUP ignored) would otherwise hand them to the
+    child, which would then sleep through the signal the test sends."""
+    import signal
+    for name in SENT_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import REPO, subprocess_env
+from conftest import REPO, default_signal_dispositions, subprocess_env
 from microdnb import fileio
 from microdnb.checkpoint import parse_json
 from microdnb.fileio import atomic_write, check_output_path, read_bytes
@@ -243,17 +243,6 @@ WRITER = textwrap.dedent('''
         time.sleep(60)
     atomic_write(sys.argv[1], write)
 ''')
-
-
-def default_signal_dispositions():
-    """In the child, before it runs Python: SIGINT, SIGTERM and SIGHUP at their defaults
-    and none blocked, as in a program started from a terminal. Ignored dispositions are
-    inherited across exec, and a test suite started in the background (`cmd &`: SIGINT
-    ignored) or under nohup (SIGHUP ignored) would otherwise hand them to the writer, which
-    would then sleep through the signal this test sends."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 @pytest.mark.parametrize('sig, code', [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP),

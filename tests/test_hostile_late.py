@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, subprocess_env
+from conftest import REPO, default_signal_dispositions, subprocess_env
 from microdnb import fileio, vector
 from microdnb.data import MAX_CHARS, Tokenizer, load_docs
 from microdnb.scalar.autograd import Value
@@ -150,7 +150,8 @@ def test_7_every_signal_that_ends_the_process_leaves_no_temporary_file(tmp_path,
     path = tmp_path / 'ck.json'
     path.write_text('precious')
     proc = subprocess.Popen([sys.executable, '-c', WRITER, str(path)], cwd=REPO, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signal_dispositions)
     try:
         assert proc.stdout.readline() == 'writing\n'
         assert len(os.listdir(tmp_path)) == 2  # the temporary file exists now
@@ -166,7 +167,8 @@ def test_7_every_signal_that_ends_the_process_leaves_no_temporary_file(tmp_path,
 def test_7_a_signal_during_training_stops_it_in_one_line(tmp_path):
     proc = subprocess.Popen([sys.executable, '-m', 'microdnb', 'train', '--steps', '100000', '--engine', 'numpy',
                              '--out', str(tmp_path / 'ck.json')], cwd=REPO, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signal_dispositions)
     try:
         assert '[phase 1] step     1/' in proc.stderr.readline() + proc.stderr.readline()
         proc.send_signal(signal.SIGUSR1)
@@ -202,7 +204,8 @@ def test_7_experiment_ends_its_workers_with_it(tmp_path, how):
         pytest.skip('needs /proc')
     proc = subprocess.Popen([sys.executable, '-m', 'microdnb', 'experiment', '--quick', '--jobs', '2', '--out',
                              str(tmp_path / 'results.json')], cwd=REPO, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=default_signal_dispositions)
     lines = []
     timer = threading.Timer(300, proc.kill)
     timer.start()
