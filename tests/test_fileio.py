@@ -1,24 +1,20 @@
-"""fileio: output paths checked up front, atomic writes that survive failures and signals,
-and reads that refuse every kind of wrong file with one line naming it.
+"""fileio: output paths checked up front, atomic writes that survive failures, and reads
+that refuse every kind of wrong file with one line naming it.
 
 Real files in tmp_path throughout: FIFOs by os.mkfifo, symbolic-link loops, sparse files
 for the size cap. The tests run as root in CI, where permission bits do not stop reads or
 writes: the permission logic is tested by monkeypatching what the kernel would say, and the
-one real chmod test is skipped for root, saying so.
+one real chmod test is skipped for root, saying so. A signal during a write (13 signals,
+the old file kept, no temporary file left): test_hostile_late.py, case 7.
 """
 import errno
 import json
 import os
-import signal
 import stat
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
 
-from conftest import REPO, default_signal_dispositions, subprocess_env
 from microdnb import fileio
 from microdnb.checkpoint import parse_json
 from microdnb.fileio import atomic_write, check_output_path, read_bytes
@@ -231,38 +227,6 @@ def test_a_long_name_still_gets_a_temp_file(tmp_path):
     name = 'n' * 250 + '.json'  # temp name = this + a suffix would exceed 255 bytes
     path = atomic_write(tmp_path / name, lambda f: f.write('{}'))
     assert listing(tmp_path) == [name] and path.read_text() == '{}'
-
-
-WRITER = textwrap.dedent('''
-    import sys, time
-    from microdnb.fileio import atomic_write
-    def write(f):
-        f.write('half of the new version')
-        f.flush()
-        print('writing', flush=True)
-        time.sleep(60)
-    atomic_write(sys.argv[1], write)
-''')
-
-
-@pytest.mark.parametrize('sig, code', [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP),
-                                       (signal.SIGINT, -signal.SIGINT)])
-def test_a_signal_during_the_write_leaves_the_old_file_and_no_temp_file(tmp_path, sig, code):
-    path = tmp_path / 'ck.json'
-    path.write_text('precious')
-    proc = subprocess.Popen([sys.executable, '-c', WRITER, str(path)], cwd=REPO, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=default_signal_dispositions)
-    try:
-        assert proc.stdout.readline() == 'writing\n'
-        assert len(listing(tmp_path)) == 2  # the temporary file exists now
-        proc.send_signal(sig)
-        proc.wait(timeout=30)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == code  # SIGINT: KeyboardInterrupt, which Python ends by re-raising SIGINT
-    assert path.read_text() == 'precious' and listing(tmp_path) == ['ck.json']
 
 
 # ---- read_bytes ------------------------------------------------------------------------------
