@@ -32,6 +32,28 @@ def reference_dir():
     return require_reference_dir()
 
 
+SHORT = dict(steps=30, snc_steps=6)  # the short run both oracles below compare with
+
+
+@pytest.fixture(scope='module')
+def short_reference(reference_dir, names_file, tmp_path_factory):
+    """expected(seed): the reference's output for the SHORT run of `seed`. Both seeds' runs
+    start at once in the background (each takes about 40 s of one core) and each is read
+    once, so the CLI test and the in-process test of seed 42 share one run."""
+    folder = tmp_path_factory.mktemp('reference')
+    procs = {seed: start_reference(folder, names_file, seed=seed, **SHORT) for seed in (42, 7)}
+    outputs = {}
+
+    def expected(seed):
+        if seed not in outputs:
+            outputs[seed] = finish(procs.pop(seed))
+        return outputs[seed]
+    yield expected
+    for proc in procs.values():
+        proc.kill()
+        proc.communicate()
+
+
 def printed(lines):
     """What print() would have written for these out(...) calls."""
     return ''.join(line + '\n' for line in lines)
@@ -40,13 +62,10 @@ def printed(lines):
 @pytest.mark.reference
 @pytest.mark.slow
 @pytest.mark.parametrize('seed', [42, 7])
-def test_short_run_equals_the_reference(reference_dir, names_file, tmp_path, seed):
-    proc = start_reference(tmp_path, names_file, seed=seed, steps=30, snc_steps=6)
+def test_short_run_equals_the_reference(short_reference, seed):
     lines = []
-    try:
-        replicate(seed=seed, steps=30, snc_steps=6, out=lines.append)
-    finally:
-        expected = finish(proc)
+    replicate(seed=seed, **SHORT, out=lines.append)
+    expected = short_reference(seed)
     assert printed(lines) == expected
     assert expected.count('\n') == 30 and 'final gate value' in expected  # the whole program ran
 
@@ -125,17 +144,15 @@ def test_default_run_starts_exactly_like_the_expected_output():
 
 @pytest.mark.reference
 @pytest.mark.slow
-def test_cli_replicate_equals_the_reference(reference_dir, names_file, tmp_path):
-    proc = start_reference(tmp_path, names_file, seed=42, steps=5, snc_steps=2)
-    try:
-        ours = subprocess.run([sys.executable, '-m', 'microdnb', 'replicate', '--steps', '5', '--snc-steps', '2'],
-                              cwd=REPO, env=subprocess_env(MICRODNB_NAMES=str(names_file)),
-                              capture_output=True, text=True, timeout=600)
-    finally:
-        expected = finish(proc)
+def test_cli_replicate_equals_the_reference(short_reference, names_file):
+    ours = subprocess.run([sys.executable, '-m', 'microdnb', 'replicate', '--steps', str(SHORT['steps']),
+                           '--snc-steps', str(SHORT['snc_steps'])],
+                          cwd=REPO, env=subprocess_env(MICRODNB_NAMES=str(names_file)),
+                          capture_output=True, text=True, timeout=600)
     assert ours.returncode == 0, ours.stderr
+    expected = short_reference(42)
     assert ours.stdout == expected
-    assert ' step    1 /    5 | loss 3.3660' in expected
+    assert ' step    1 /   30 | loss 3.3660' in expected
 
 
 @pytest.mark.parametrize('kwargs, match', [(dict(engine='torch'), 'engine must be one of'),
