@@ -114,6 +114,17 @@ def page(browser):
     pg.close()
 
 
+def axe_violations(page):
+    """axe-core's WCAG 2.1 A/AA violations on `page`, one line each (rule: first targets). A
+    check that cannot run must not pass as skipped: without axe-core it fails."""
+    if not AXE.is_file():
+        pytest.fail(f'{AXE} missing: `make vendor` installs axe-core', pytrace=False)
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'tag', values: "
+                         "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations"
+                         ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))")
+
+
 def settle(page, i=0):
     """Wait until explorer i has drawn what its controls now say (the redraw is coalesced
     into the next animation frame)."""

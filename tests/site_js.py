@@ -46,16 +46,15 @@ WIDGETS_RENDERED_JS = """
 """
 
 
-# The in-page explorers (div.microdnb-explorer) register themselves in window.microdnb.explorers.
+# The in-page views register themselves: the explorers (div.microdnb-explorer) in
+# window.microdnb.explorers, the look-throughs (div.microdnb-lookthrough) in window.microdnb.lookthroughs.
 EXPLORERS_READY_JS = """
-() => {
-  const roots = document.querySelectorAll('div.microdnb-explorer').length;
+() => [['div.microdnb-explorer', 'explorers'], ['div.microdnb-lookthrough', 'lookthroughs']].every(([sel, kind]) => {
+  const roots = document.querySelectorAll(sel).length;
   if (!roots) return true;
-  const e = window.microdnb && window.microdnb.explorers;
-  if (!e) return false;
-  const k = e.size !== undefined ? e.size : (e.length !== undefined ? e.length : Object.keys(e).length);
-  return k >= roots;
-}
+  const e = window.microdnb && window.microdnb[kind];
+  return !!e && e.length >= roots;
+})
 """
 
 
@@ -94,7 +93,7 @@ WIDGET_CONTRAST_JS = """
   };
   const parse = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
   const low = [];
-  for (const root of document.querySelectorAll('.jupyter-widgets, .microdnb-explorer')) {
+  for (const root of document.querySelectorAll('.jupyter-widgets, .microdnb-explorer, .microdnb-lookthrough')) {
     const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     let n;
     while ((n = w.nextNode())) {
@@ -167,7 +166,7 @@ FOCUS_RECORDER_JS = """
       outline: outlineW, ringContrast: ring ? ratio(ring, bg) : 0,
       slider: el.matches('.widget-slider .noUi-handle') ?
               Array.from(document.querySelectorAll('.widget-slider .noUi-handle')).indexOf(el) : -1,
-      explorer: el.closest('.microdnb-explorer') !== null,
+      explorer: el.closest('.microdnb-explorer, .microdnb-lookthrough') !== null,   // a view running the model
       valueControl: el.matches('input[type=range], input[type=number], select, [role=slider], [role=spinbutton], input[type=radio]'),
       skip: /skip/i.test(el.textContent || '') && (el.getAttribute('href') || '').startsWith('#'),
     };

@@ -34,6 +34,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 MUST_HAVE_SLIDERS = {"book/04_training": "the temperature widget", "book/14_watch": "the live-slice widget"}
 MUST_HAVE_EXPLORERS = {"book/06_bus": "cadence and lag", "book/07_snc_gate": "the gate",
                        "book/09_phase2": "parallel decoding", "book/14_watch": "the copy-task model"}
+MUST_HAVE_LOOKTHROUGHS = {"book/03_gpt": "a forward pass to look through"}
 VIEWPORT = {"width": 1280, "height": 900}
 
 

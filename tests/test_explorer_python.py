@@ -86,8 +86,9 @@ def test_the_files_it_inlines_are_package_data():
     import fnmatch
     tomllib = pytest.importorskip('tomllib')   # Python 3.11+
     from microdnb.page.explorer import MODULES
+    from microdnb.page.lookthrough import MODULES as LOOK_MODULES
     from microdnb.page.inline import PAGE_DIR
     globs = tomllib.loads((REPO / 'pyproject.toml').read_text())['tool']['setuptools']['package-data']['microdnb']
-    for name in (*MODULES, 'explorer.css'):
+    for name in (*MODULES, *LOOK_MODULES, 'view.css', 'explorer.css', 'lookthrough.css'):
         rel = (PAGE_DIR / name).relative_to(REPO / 'microdnb').as_posix()
         assert (PAGE_DIR / name).is_file() and any(fnmatch.fnmatch(rel, g) for g in globs), rel

@@ -29,8 +29,8 @@ import pytest
 
 from site_js import (ARM_JS, AXE_RUN_JS, FOCUS_RECORDER_JS, READ_FOCUS_JS, REDUCED_MOTION_JS, REFLOW_JS,
                      RENDERED_IMAGES_JS, SCRUBBER_STATE_JS, TO_TOP_JS, UNDECODED_IMAGES_JS, WIDGET_CONTRAST_JS)
-from site_pages import (ALL_PAGES, AXE, AXE_TAGS, MUST_HAVE_EXPLORERS, MUST_HAVE_SLIDERS, VIEWPORT,  # noqa: F401
-                        assert_no_problems, bad_alt, browser, scrubber_readouts, server, site, visit)
+from site_pages import (ALL_PAGES, AXE, AXE_TAGS, MUST_HAVE_EXPLORERS, MUST_HAVE_LOOKTHROUGHS, MUST_HAVE_SLIDERS,  # noqa: F401
+                        VIEWPORT, assert_no_problems, bad_alt, browser, scrubber_readouts, server, site, visit)
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
@@ -58,6 +58,8 @@ def test_page_in_the_light_theme(page_name, site, server, browser, request):
             check_explorer_runs_the_model(page, page_name)
         if page_name == "book/14_watch":
             check_the_copy_task_explorer_copies_when_the_gate_opens(page)
+        if page_name in MUST_HAVE_LOOKTHROUGHS:
+            check_the_lookthrough_reads_a_typed_name(page, page_name)
         n_sliders = check_keyboard_alone_drives_the_widgets(page, page_name, html)
         check_sliders_change_the_frame(page, page_name, n_sliders, request)
         check_reflow_at_320_css_pixels(page, page_name)
@@ -136,6 +138,21 @@ def check_explorer_runs_the_model(page, page_name):
     taught = page_name != "book/06_bus"
     for x in parts:
         assert x["timeline"] and all(x["parts"]) is taught and any(x["parts"]) is taught, (page_name, x)
+
+
+def check_the_lookthrough_reads_a_typed_name(page, page_name):
+    """Chapter 3's look-through runs the model in the built page: a name typed into its box is
+    read at once (one position per letter and BOS), and the live region says so."""
+    out = page.evaluate("""() => { const v = window.microdnb.lookthroughs[0], before = v.state();
+      const box = v.root.querySelector('input[data-k=name]');
+      box.value = 'emma'; box.dispatchEvent(new Event('input', {bubbles: true}));
+      const got = {state: v.state(), live: v.root.querySelector('[role=status]').textContent,
+                   n: window.microdnb.lookthroughs.length, positions: v.trace('emma').positions.length};
+      v.set(before); box.value = before.name;
+      return got; }""")
+    assert out["n"] >= 1, f"{page_name} must show {MUST_HAVE_LOOKTHROUGHS[page_name]}"
+    assert out["state"] == {"name": "emma", "pos": 4} and out["positions"] == 5, (page_name, out)
+    assert out["live"].startswith("Position 4 reads a."), (page_name, out["live"])
 
 
 def check_the_copy_task_explorer_copies_when_the_gate_opens(page):
@@ -252,7 +269,7 @@ def check_keyboard_alone_drives_the_widgets(page, page_name, html):
     saved in the widget state), aria-valuetext, the frame (src and alt) and the live
     region follow. Returns the number of sliders."""
     n_sliders = page.locator(".widget-slider .noUi-handle").count()
-    n_explorers = page.locator("div.microdnb-explorer").count()
+    n_explorers = page.locator("div.microdnb-explorer, div.microdnb-lookthrough").count()
     stops = tab_walk(page, page_name)
     reached = {stop["slider"] for stop in stops if stop["slider"] >= 0}
     assert len(reached) == n_sliders, \
@@ -300,16 +317,17 @@ def check_keyboard_alone_drives_the_widgets(page, page_name, html):
 
 
 def _drive_explorer(page, page_name, stops):
-    """The explorer's first value control (a range, number, select, slider or radio),
-    reached by Tab, reacts to the arrow keys: what the explorer says (its text) changes."""
+    """The first value control (a range, number, select, slider or radio) of the page's first
+    view running the model (an explorer or a look-through), reached by Tab, reacts to the arrow
+    keys: what the view says (its text) changes."""
     target = next((s for s in stops if s["explorer"] and s["valueControl"]), None)
     assert target, f"{page_name}: Tab reaches no value control in the explorer"
     tab_to(page, page_name, stops, target)
-    before = page.evaluate("() => document.activeElement.closest('.microdnb-explorer').textContent")
+    before = page.evaluate("() => document.activeElement.closest('.microdnb-explorer, .microdnb-lookthrough').textContent")
     for key in ("ArrowRight", "ArrowUp", "ArrowDown"):
         page.keyboard.press(key)
         page.wait_for_timeout(300)
-        after = page.evaluate("() => document.activeElement.closest('.microdnb-explorer').textContent")
+        after = page.evaluate("() => document.activeElement.closest('.microdnb-explorer, .microdnb-lookthrough').textContent")
         if after != before:
             return
     pytest.fail(f"{page_name}: the arrow keys on the explorer's first control changed nothing")

@@ -2,16 +2,21 @@
 
   explorer.py        `explorer(...)`: a model as a self-contained text/html output (controls,
                      views, a static fallback), the same bytes on the static site and in JupyterLab
-  inline.py          the ES modules joined into one inline script, without a bundler
+  lookthrough.py     `lookthrough(...)`: one forward pass of the trunk opened up, emitted the same way
+  inline.py          the ES modules joined into one inline script, without a bundler; one view as
+                     one output (page_output)
   pyrandom.js        CPython's random.Random (MT19937, random(), choices), bit for bit
-  engine.js          inference as the numpy engine does it, one position at a time; checkpoints
-                     in (loadCheckpoint) and out (checkpointText)
+  engine.js          inference as the numpy engine does it, one position at a time (forward takes
+                     an optional trace hook); checkpoints in (loadCheckpoint) and out (checkpointText)
+  payload.js         what the views share: the model from a payload, the page's registry
+  text.js            how the views write tokens, percentages and sizes
   explorer_views.js  the views: pure functions from a decode to HTML
   explorer_state.js  the explorer's settings, every value checked in one place
   explorer_markup.js the controls and the views' sections, as HTML
   explorer_render.js from the state to the page: decode, controls, views
   explorer.js        mount(): an explorer in its output, and the page's entry point
-  explorer.css       the explorer's styles, scoped to its root
+  lookthrough.js     the look-through: a name's forward pass, position by position (trace, mount)
+  view.css           the styles the views share; explorer.css, lookthrough.css each view's own
 
 The JavaScript is package data beside the Python that emits it (pyproject.toml lists it);
 tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium.

@@ -201,9 +201,12 @@ export function newCache(model) {
 // Returns {logits, hidden, attn: [layer][head] weights over positions 0..pos,
 //          snc: [layer] {weights: [head] over the notes ([] without notes), delta, deltaNorm,
 //          residNorm}}, residNorm = |x| entering SNC (after self-attention), delta its gated update.
-export function forward(model, cache, token, pos, notes = null, gate = gateValue(model)) {
+// trace (optional, to look inside): trace(stage, layer, x) gets the residual x after each stage:
+// 'embed' (wte + wpe), 'norm' (rmsnorm), per layer 'attn', 'snc' (with notes), 'mlp'. Absent: no cost.
+export function forward(model, cache, token, pos, notes = null, gate = gateValue(model), trace = undefined) {
   const { cfg, params: p } = model;
-  let x = rmsnorm(add(row(p.wte, token), row(p.wpe, pos)));
+  const e = add(row(p.wte, token), row(p.wpe, pos)); trace?.('embed', -1, e);
+  let x = rmsnorm(e); trace?.('norm', -1, x);
   const attn = [], snc = [];
   for (let li = 0; li < cfg.n_layer; li++) {
     // 1) multi-head self-attention over this stream's past
@@ -213,6 +216,7 @@ export function forward(model, cache, token, pos, notes = null, gate = gateValue
     const a = attention(linear(p[`layer${li}.attn_wq`], xn), cache.k[li], cache.v[li], cfg.n_head);
     attn.push(a.weights);
     x = add(linear(p[`layer${li}.attn_wo`], a.out), x);
+    trace?.('attn', li, x);
     // SNC: the residual queries the other streams' notes, between self-attention and the MLP
     if (notes && notes.length) {
       const kv = notes.map(n => noteKV(model, n));
@@ -220,7 +224,7 @@ export function forward(model, cache, token, pos, notes = null, gate = gateValue
       const delta = linear(p.snc_wo, s.out);
       for (let i = 0; i < delta.length; i++) delta[i] = gate * delta[i];
       snc.push({ weights: s.weights, delta, deltaNorm: norm(delta), residNorm: norm(x) });
-      x = add(x, delta);
+      x = add(x, delta); trace?.('snc', li, x);
     } else { // nothing to read: no weights, a zero delta
       snc.push({ weights: [], delta: new Array(cfg.n_embd).fill(0), deltaNorm: 0, residNorm: norm(x) });
     }
@@ -228,6 +232,7 @@ export function forward(model, cache, token, pos, notes = null, gate = gateValue
     const h = linear(p[`layer${li}.mlp_fc1`], rmsnorm(x));
     for (let i = 0; i < h.length; i++) h[i] = Math.max(h[i], 0.0);
     x = add(linear(p[`layer${li}.mlp_fc2`], h), x);
+    trace?.('mlp', li, x);
   }
   return { logits: linear(p.lm_head, x), hidden: x, attn, snc };
 }

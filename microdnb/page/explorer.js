@@ -3,7 +3,7 @@
 // self-contained HTML output per explorer: a root <div class="microdnb-explorer"
 // data-microdnb-explorer="ID"> holding its CSS, the model (the checkpoint's fields, weights as
 // base64 float64) and a static fallback, then one inline module script with the page's
-// modules (pyrandom.js, engine.js, explorer_views.js, explorer_state.js, explorer_markup.js,
+// modules (pyrandom.js, engine.js, payload.js, text.js, explorer_views.js, explorer_state.js, explorer_markup.js,
 // explorer_render.js and this file) wrapped in functions, ending in mount("ID"). This file
 // mounts an explorer: it reads the model, builds the markup, wires the controls to the
 // state and the state to a redraw, and gives the page its entry point.
@@ -49,6 +49,7 @@
 import { PyRandom } from './pyrandom.js';
 import { busRead, checkpointText, decode, forward, gateValue, loadCheckpoint, paramShapes, sampleSingle, startId }
   from './engine.js';
+import { modelOf, registry, rootOf } from './payload.js';
 import { explorerHTML } from './explorer_markup.js';
 import { pageParts, renderer, showSeedCheck } from './explorer_render.js';
 import { checkSetting, initialState, shownSettings, takeControl } from './explorer_state.js';
@@ -58,42 +59,11 @@ const ENGINE = { PyRandom, busRead, checkpointText, decode, forward, gateValue, 
                  startId };
 const VIEWS = { sequentialPasses, stepContext };
 
-// The model Python embedded: the checkpoint's fields, and its weights as base64 of little-endian
-// float64s in `layout` order, read into engine.js's matrices bit for bit; with the limits its
-// decode checks settings against (config.LIMITS, from the payload)
-function modelOf(data) {
-  const bin = atob(data.params), view = new DataView(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) view.setUint8(i, bin.charCodeAt(i));
-  const matrices = {};
-  let at = 0;
-  for (const [name, rows, cols] of data.layout) {
-    matrices[name] = { rows, cols, data: Float64Array.from({ length: rows * cols }, (_, i) => view.getFloat64(8 * (at + i), true)) };
-    at += rows * cols;
-  }
-  if (8 * at !== bin.length) throw new Error(`the embedded weights hold ${bin.length / 8} numbers, the layout ${at}`);
-  return loadCheckpoint(data.checkpoint, matrices, data.limits);
-}
-
-const registry = () => {
-  const reg = (window.microdnb = window.microdnb || {});
-  if (!reg._explorers) {
-    reg._explorers = [];
-    const inOrder = () => reg._explorers.filter(x => x.root.isConnected)
-      .sort((a, b) => (a.root.compareDocumentPosition(b.root) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
-    Object.defineProperty(reg, 'explorers', { get: inOrder, enumerable: true, configurable: true });
-    reg.nextId = 0;
-  }
-  return reg;
-};
-
 export function mount(id) {
-  const root = [...document.querySelectorAll(`div.microdnb-explorer[data-microdnb-explorer="${id}"]`)]
-    .find(r => !r.hasAttribute('data-microdnb-ready'));
-  if (!root) return null;
-  root.setAttribute('data-microdnb-ready', '');
-  const dataEl = root.querySelector('script.mdx-data'), data = JSON.parse(dataEl.textContent);
-  dataEl.remove();
-  const model = modelOf(data), R = data.ranges, show = data.show, reg = registry(), u = `mdx${++reg.nextId}`;
+  const mounted = rootOf('explorer', id);
+  if (!mounted) return null;
+  const { root, data } = mounted;
+  const model = modelOf(data), R = data.ranges, show = data.show, reg = registry('explorers'), u = `mdx${++reg.nextId}`;
   model.labels = data.labels; // each token's label as the book writes it (Tokenizer.labels)
   const st = initialState(data.settings, R);
   const ui = document.createElement('div');

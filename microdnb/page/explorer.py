@@ -4,7 +4,7 @@
 as one self-contained ``text/html`` output (about 100 kB for the reference model):
 
 - a root ``<div class="microdnb-explorer" data-microdnb-explorer="ID">`` holding its CSS
-  (``explorer.css``, every rule scoped to the root), the model as JSON (the fields of the
+  (``view.css`` and ``explorer.css``, every rule scoped to the root), the model as JSON (the fields of the
   checkpoint ``save_checkpoint`` writes, with the weights as base64 of their little-endian
   float64 bytes, so they arrive bit for bit) and a static fallback computed here with the
   numpy engine: the names the default settings decode, and a note that the explorer needs
@@ -33,7 +33,6 @@ distributions with and without the notes, the delta and the gate control (chapte
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import random
 
@@ -45,12 +44,12 @@ from ..config import LIMITS, REFERENCE_BUS, BusConfig, Range, check_int, limits_
 from ..params import param_shapes
 from ..sampling import DECODE_LIMITS, check_prompts, check_starts
 from ..figures.style import STREAM_COLORS
-from .inline import json_for_script, module_code, stylesheet
+from .inline import page_output, stylesheet
 
-__all__ = ['BUS_PARTS', 'Explorer', 'PARTS', 'RANGES', 'explorer', 'explorer_page']
+__all__ = ['BUS_PARTS', 'Explorer', 'PARTS', 'RANGES', 'checked_model', 'explorer', 'explorer_page', 'model_payload']
 
 # the explorer's ES modules, each importing only from those before it
-MODULES = ('pyrandom.js', 'engine.js', 'explorer_views.js', 'explorer_state.js', 'explorer_markup.js',
+MODULES = ('pyrandom.js', 'engine.js', 'payload.js', 'text.js', 'explorer_views.js', 'explorer_state.js', 'explorer_markup.js',
            'explorer_render.js', 'explorer.js')
 # What the controls offer (and `settings` may ask for), within config.LIMITS (a test keeps them
 # there). The page gets both, as its payload's 'ranges' and 'limits' (config.limits_json):
@@ -150,6 +149,34 @@ def _default_pos(trace, stream):
     return next((ev['pos'] for ev in steps if any(r is not None for _, r in ev['notes'])), steps[-1]['pos'])
 
 
+def checked_model(caller, params, cfg, tokenizer, title, bus_cfg=None, meta=None):
+    """What a view of a model in the page starts from, each part checked (one-line ValueErrors
+    beginning with `caller`): (the title, its white space folded; the checkpoint document,
+    checkpoint_doc's; the numpy engine's params read back from it)."""
+    if tokenizer.vocab_size != cfg.vocab_size:
+        raise ValueError(f"{caller}: the tokenizer has {tokenizer.vocab_size} tokens but cfg.vocab_size is "
+                         f"{cfg.vocab_size}: use the tokenizer the model was trained with")
+    if not isinstance(title, str):
+        raise ValueError(f"{caller}: title must be a string or None, got {type(title).__name__}")
+    doc = checkpoint_doc(params, cfg, tokenizer, bus_cfg, meta, caller=caller)
+    return ' '.join(title.split()), doc, vector.params_from(doc['params'])
+
+
+def model_payload(doc, cfg, carried=None):
+    """The model as a page's payload carries it (payload.js modelOf reads it): 'checkpoint', the
+    checkpoint document `doc` but its params; 'layout', [name, rows, cols] per matrix in
+    param_shapes order; 'params', the weights in that order as base64 of their little-endian
+    float64 bytes, so they arrive bit for bit. carried: the names of the matrices to carry
+    (default all); the others are listed in 'zeros', and the page fills them with zeros (a
+    view of the trunk alone leaves out the notes bus's, which it never reads)."""
+    shapes = [[name, rows, cols] for name, (rows, cols) in param_shapes(cfg).items()]
+    layout = [s for s in shapes if carried is None or s[0] in carried]
+    weights = b''.join(np.array(doc['params'][name], dtype='<f8').tobytes() for name, _, _ in layout)
+    out = {'checkpoint': {k: v for k, v in doc.items() if k != 'params'}, 'layout': layout,
+           'params': base64.b64encode(weights).decode('ascii')}
+    return out if carried is None else {**out, 'zeros': [s for s in shapes if s not in layout]}
+
+
 def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None, meta=None, show=None):
     """An explorer of this model (any engine's params with its ModelConfig and Tokenizer).
 
@@ -167,28 +194,15 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
     it, or take `.html`).
     Anything that does not fit is a one-line ValueError naming it.
     """
-    if tokenizer.vocab_size != cfg.vocab_size:
-        raise ValueError(f"explorer: the tokenizer has {tokenizer.vocab_size} tokens but cfg.vocab_size is "
-                         f"{cfg.vocab_size}: use the tokenizer the model was trained with")
-    if title is not None and not isinstance(title, str):
-        raise ValueError(f"explorer: title must be a string or None, got {type(title).__name__}")
-    title = ' '.join((title or 'Explore the model').split())
-    doc = checkpoint_doc(params, cfg, tokenizer, bus_cfg, meta, caller='explorer')
-    arrays = vector.params_from(doc['params'])
+    title, doc, arrays = checked_model('explorer', params, cfg, tokenizer, title or 'Explore the model', bus_cfg, meta)
     shown = _check_show(show, settings if isinstance(settings, dict) else None)
     s = _check_settings(settings, cfg, tokenizer, bus_cfg or REFERENCE_BUS)
-    layout = [[name, rows, cols] for name, (rows, cols) in param_shapes(cfg).items()]
-    weights = b''.join(np.array(doc['params'][name], dtype='<f8').tobytes() for name, _, _ in layout)
     trace = _fallback_decode(arrays, cfg, tokenizer, s)
     if s.get('pos') is None:
         s['pos'] = _default_pos(trace, s['stream'])
-    payload = {'title': title, 'checkpoint': {k: v for k, v in doc.items() if k != 'params'}, 'layout': layout,
-               'params': base64.b64encode(weights).decode('ascii'), 'settings': s, 'ranges': RANGES,
+    payload = {'title': title, **model_payload(doc, cfg), 'settings': s, 'ranges': RANGES,
                'limits': limits_json(DECODE_LIMITS), 'colors': list(STREAM_COLORS), 'labels': tokenizer.labels,
                'show': list(shown)}
-    data = json_for_script(payload)
-    code, css = module_code(MODULES), stylesheet('explorer.css')
-    uid = 'x' + hashlib.sha256('\0'.join((data, code, css)).encode()).hexdigest()[:16]
     names = trace['texts']
     gate = ('' if 'gate' not in shown else f"the gate as trained ({vector.gate_value(arrays):.3f}), "
             if s['gate'] is None else f"gate {s['gate']:g}, ")
@@ -200,10 +214,8 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
                 + ''.join(f', stream {i} given the start letter <b>{html.escape(c)}</b>' for i, c in enumerate(s['starts']) if c)
                 + f', the model '
                 f'writes: {said}.</p></div>')
-    page = (f'<div class="microdnb-explorer" data-microdnb-explorer="{uid}" role="group" '
-            f'aria-label="{html.escape(title)}"><style>{css}</style>'
-            f'<script type="application/json" class="mdx-data">{data}</script>{fallback}</div>\n'
-            f'<script type="module">\n{code}\n__mdx_explorer.mount("{uid}");\n</script>\n')
+    page = page_output('explorer', title, payload, MODULES, stylesheet('view.css') + '\n' + stylesheet('explorer.css'),
+                       fallback)
     return Explorer(page, title, names, s, cfg.n_params, shown)
 
 

@@ -6,7 +6,8 @@
 import { decode, gateValue, startId } from './engine.js';
 import { shownSections } from './explorer_markup.js';
 import { decodeSettings, promptError } from './explorer_state.js';
-import { attentionHTML, deltaHTML, distributionHTML, namesHTML, stepContext, summaryText, timelineHTML, tokenText }
+import { tokenText } from './text.js';
+import { attentionHTML, deltaHTML, distributionHTML, namesHTML, stepContext, summaryText, timelineHTML }
   from './explorer_views.js';
 
 const VIEWS = { names: namesHTML, timeline: timelineHTML, attn: attentionHTML, dist: distributionHTML, delta: deltaHTML };

@@ -17,16 +17,11 @@
 //                    distribution only if it is)
 // Every number is written out: colour is a second cue, never the only one.
 
-const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const esc = s => String(s).replace(/[&<>"']/g, c => ESC[c]);
+import { esc, fmt, pct, tokenText } from './text.js';
 
 // How the book names a note (figures/notes_bus.py bus_label): 'plan s0', 's1@p2'
 export const busLabel = (s, r) => (r === null ? `plan s${s}` : `s${s}@p${r}`);
 const key = (s, r) => `${s}:${r === null ? 'plan' : r}`;
-
-// A token as the reader sees it: its label as the book writes it (Tokenizer.labels, from the
-// payload: the character, and data.BOS_TEXT for BOS, the start and end of a name), ␠ for a space
-export const tokenText = (model, t) => (model.uchars[t] === ' ' ? '\u2420' : model.labels[t]);
 
 // One shape per stream beside its colour (figures/style.py STREAM_MARKERS: o s ^ D v P X *)
 const SHAPES = ['<circle cx="5" cy="5" r="4.3"/>', '<rect x="1" y="1" width="8" height="8"/>',
@@ -38,9 +33,6 @@ export const marker = (s, colors) => `<svg class="mdx-mark" viewBox="0 0 10 10" 
 const streamName = (s, colors) => `${marker(s, colors)}stream\u00a0${s}`;
 
 const note = text => `<p class="mdx-note-text">${text}</p>`;
-const pct = (p, digits = 1) => (p === 0 ? '0' : p < 0.5 * 10 ** -(digits + 2) ? '<' + (10 ** -digits) : (100 * p).toFixed(digits));
-// a size or a ratio in 3 significant digits, exponent form outside [0.001, 10000)
-const fmt = x => (x === 0 ? '0' : Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4 ? x.toExponential(2) : x.toPrecision(3));
 
 // The selected step and the bus as it stands then: the other streams' notes in bus order
 // (each stream's plan seed, then its posts oldest first), each with its index in the

@@ -6,6 +6,8 @@ exports, and its ``import { a, b } from './x.js'`` becomes ``const { a, b } = __
 read from a module wrapped before it. Only those two forms of import and export are allowed,
 so the inliner stays a few regular expressions (and says so when a module uses another).
 """
+import hashlib
+import html
 import json
 import re
 from pathlib import Path
@@ -54,3 +56,18 @@ def json_for_script(obj):
     """JSON safe inside <script>: no '<', '>' or '&' characters (escaped as \\u003c ...)."""
     text = json.dumps(obj, allow_nan=False, separators=(',', ':'))
     return text.replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
+
+
+def page_output(kind, title, payload, modules, css, fallback):
+    """One view as a notebook's text/html output: a root <div class="microdnb-KIND"
+    data-microdnb-KIND="ID"> (a group labelled `title`) holding `css` (scoped to that class),
+    `payload` as JSON and the static `fallback` HTML, then one inline module script with
+    `modules` (module_code), ending in KIND.js's mount("ID"), which finds its root by that
+    attribute and replaces the fallback. ID is a hash of the whole, so two outputs of the same
+    model and settings share it and each mounts its own root (the first not yet mounted)."""
+    data, code = json_for_script(payload), module_code(modules)
+    uid = 'x' + hashlib.sha256('\0'.join((data, code, css)).encode()).hexdigest()[:16]
+    return (f'<div class="microdnb-{kind}" data-microdnb-{kind}="{uid}" role="group" '
+            f'aria-label="{html.escape(title)}"><style>{css}</style>'
+            f'<script type="application/json" class="mdx-data">{data}</script>{fallback}</div>\n'
+            f'<script type="module">\n{code}\n__mdx_{kind}.mount("{uid}");\n</script>\n')

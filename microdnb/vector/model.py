@@ -197,14 +197,36 @@ def backward(W, cfg, cache, grads, saved, dlogits, dhidden, bus=None, trunk=True
         grads['wpe'][p0:P] += dx0.sum(0)
 
 
+def _trunk_block(params, cfg, tokens):
+    """`tokens` at positions 0..n-1 through the trunk as one block: (logits, hidden, saved), each with B = 1."""
+    W = Weights(params, cfg)
+    check_tokens(tokens, cfg, 'tokens', min_len=1)
+    if len(tokens) > cfg.block_size:
+        raise ValueError(f"{len(tokens)} tokens do not fit block_size {cfg.block_size}")
+    return forward(W, cfg, KVCache(cfg, 1), np.array([0]), 0, np.array([list(tokens)]))
+
+
 def gpt_sequence(params, cfg, tokens):
     """Logits (n, vocab) and hidden states (n, n_embd) of `tokens` at positions 0..n-1 (trunk only).
 
     The same numbers the scalar `model.gpt` gives position by position, in one block.
     """
-    W = Weights(params, cfg)
-    check_tokens(tokens, cfg, 'tokens', min_len=1)
-    if len(tokens) > cfg.block_size:
-        raise ValueError(f"{len(tokens)} tokens do not fit block_size {cfg.block_size}")
-    logits, hidden, _ = forward(W, cfg, KVCache(cfg, 1), np.array([0]), 0, np.array([list(tokens)]))
+    logits, hidden, _ = _trunk_block(params, cfg, tokens)
     return logits[0], hidden[0]
+
+
+def gpt_trace(params, cfg, tokens):
+    """What the forward pass of `tokens` at positions 0..n-1 (trunk only) does inside, read from
+    what `forward` keeps: dict(logits (n, vocab); attn (n_layer, n_head, n, n), row t position
+    t's weights over positions 0..t, zero after t; resid, the residual stream's size |x| at each
+    position after each stage, as a list of (stage, layer, norms (n,)): 'embed' (wte + wpe, before
+    rmsnorm), 'norm' (after it), then per layer 'attn' and 'mlp' (the stages engine.js's
+    forward reports to its trace hook)."""
+    logits, hidden, saved = _trunk_block(params, cfg, tokens)
+    size = lambda x: np.sqrt((x[0] * x[0]).sum(-1))   # noqa: E731 (|x| per position of the one row)
+    layers = saved.layers
+    resid = [('embed', -1, size(saved.norm0[0])), ('norm', -1, size(layers[0].norm1[0]))]
+    for li, layer in enumerate(layers):   # rmsnorm keeps its input: x entering each norm
+        after_mlp = layers[li + 1].norm1[0] if li + 1 < len(layers) else hidden
+        resid += [('attn', li, size(layer.norm2[0])), ('mlp', li, size(after_mlp))]
+    return {'logits': logits[0], 'attn': np.stack([layer.w_attn[0] for layer in layers]), 'resid': resid}
