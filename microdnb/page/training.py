@@ -13,6 +13,11 @@ import gzip
 from ..config import LIMITS, MAX_PARAMS, REFERENCE_BUS, ModelConfig, TrainConfig, limits_json
 from ..data import Tokenizer, load_docs
 from ..reference import TEMPERATURE
+from .inline import json_for_script, module_code
+
+# the ES modules a page with a trainer inlines (inline.module_code), in this order; worker.js
+# makes the training worker from the first six
+MODULES = ('pyrandom.js', 'engine.js', 'grad.js', 'tasks.js', 'spec.js', 'train.js', 'worker.js')
 
 # setting in the page -> its LIMITS entry
 SETTINGS = {'seed': 'seed', 'steps': 'steps', 'sncSteps': 'snc_steps', 'learningRate': 'learning_rate',
@@ -82,3 +87,16 @@ def train_payload(settings=None, docs=None):
         'limits': limits_json({**SETTINGS, **DECODE}),
         'max_params': MAX_PARAMS,
     }
+
+
+def trainer_page(head='', payload=None):
+    """A bare page with the trainer and nothing else (the tests' and the benchmark's): the
+    payload (default `train_payload()`) and the inlined MODULES, which set window.M to their
+    exports and window.spec to the Promise of specFrom(payload). `head`: more <head> markup,
+    e.g. a Content-Security-Policy <meta>."""
+    payload = train_payload() if payload is None else payload
+    return ('<!doctype html><meta charset="utf-8">' + head + '<link rel="icon" href="data:,"><title>trainer</title>'
+            '<script type="application/json" id="payload">' + json_for_script(payload) + '</script>'
+            '<script type="module">\n' + module_code(MODULES) +
+            '\nwindow.M = {...__mdx_pyrandom, ...__mdx_spec, ...__mdx_train, ...__mdx_worker};'
+            '\nwindow.spec = M.specFrom(JSON.parse(document.getElementById("payload").textContent));\n</script>')
