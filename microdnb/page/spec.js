@@ -10,7 +10,8 @@
 //   names     the 32,033 names in names.txt's order (the trainer shuffles them by seed)
 //   defaults  the reference run's settings; limits: name -> {kind, low, high, ..., text}
 
-import { checkNumber, paramShapes } from './engine.js';
+import { paramShapes } from './engine.js';
+import { checkNumber } from './settings.js';
 import { TASKS } from './tasks.js';
 
 // the settings a run takes, each checked against limits[name]

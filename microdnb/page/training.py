@@ -16,8 +16,8 @@ from ..reference import TEMPERATURE
 from .inline import json_for_script, module_code
 
 # the ES modules a page with a trainer inlines (inline.module_code), in this order; worker.js
-# makes the training worker from the first six
-MODULES = ('pyrandom.js', 'engine.js', 'grad.js', 'tasks.js', 'spec.js', 'train.js', 'worker.js')
+# makes the training worker from all but itself
+MODULES = ('pyrandom.js', 'settings.js', 'engine.js', 'grad.js', 'tasks.js', 'spec.js', 'train.js', 'worker.js')
 
 # setting in the page -> its LIMITS entry
 SETTINGS = {'seed': 'seed', 'steps': 'steps', 'sncSteps': 'snc_steps', 'learningRate': 'learning_rate',

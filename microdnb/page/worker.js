@@ -31,8 +31,8 @@ const PROGRESS_MS = 16, SLICE_MS = 12;
 // (typeof of an undeclared name is 'undefined', not an error.)
 function inlineModules() {
   if (typeof __mdx_src_train !== 'function') return null;
-  /* global __mdx_src_pyrandom, __mdx_src_engine, __mdx_src_grad, __mdx_src_tasks, __mdx_src_spec, __mdx_src_train */
-  return [['pyrandom', __mdx_src_pyrandom], ['engine', __mdx_src_engine], ['grad', __mdx_src_grad],
+  /* global __mdx_src_pyrandom, __mdx_src_settings, __mdx_src_engine, __mdx_src_grad, __mdx_src_tasks, __mdx_src_spec, __mdx_src_train */
+  return [['pyrandom', __mdx_src_pyrandom], ['settings', __mdx_src_settings], ['engine', __mdx_src_engine], ['grad', __mdx_src_grad],
           ['tasks', __mdx_src_tasks], ['spec', __mdx_src_spec], ['train', __mdx_src_train]];
 }
 
