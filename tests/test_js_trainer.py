@@ -128,6 +128,8 @@ BAD = [({'steps': -1}, 'steps must be an integer in [0, 10000000], got -1'),
        ({'n_head': 3}, 'n_head must divide n_embd (16), got 3'),
        ({'n_embd': 1024, 'n_layer': 16}, 'over the limit of 2000000'),
        ({'task': 'dance'}, 'task must be one of names, independent, split, copy, got "dance"'),
+       ({'heldout': 32033}, 'heldout must be an integer in [0, 32032], got 32033'),
+       ({'block_size': 0}, 'block_size must be an integer in [1, 1024], got 0'),
        ({'stpes': 3}, 'stpes is not a setting; the settings are seed, steps')]
 
 

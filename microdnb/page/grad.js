@@ -15,7 +15,7 @@
 // that flows into a key/value or a note from later positions has arrived before the slot
 // that made it is reached (vector/model.py's rule for blocks).
 
-import { paramShapes } from './engine.js';
+import { gateValue, paramShapes } from './engine.js';
 
 const NORM_EPS = 1e-5; // vector/layers.py NORM_EPS
 
@@ -158,13 +158,12 @@ export class Net {
     this.dx = f(E); this.dxn = f(E); this.dh = f(F); this.dq = f(E); this.dq2 = f(E);
     this.dw = f(Math.max(T, M)); this.dlog = f(this.V); this.dnote = f(this.D); this.dhid = f(E);
     this.gate = 0;
+    const g = this.lay.off.snc_gate;
+    this.gateModel = { params: { snc_gate: { data: this.theta.subarray(g, g + 1) } } };
   }
 
-  // Before a forward: the gate sigmoid(logit) as vector.gate_value computes it
-  begin() {
-    const g = this.theta[this.lay.off.snc_gate];
-    this.gate = g < -700 ? Math.exp(g) : 1 / (1.0 + Math.exp(-g));
-  }
+  // Before a forward: the gate sigmoid(logit), engine.js's gateValue of the logit in theta
+  begin() { this.gate = gateValue(this.gateModel); }
 
   // Before a backward: zero the gradients of the cache and of the notes
   zeroFlow() { this.dK.fill(0); this.dV.fill(0); this.dnk.fill(0); this.dnv.fill(0); }

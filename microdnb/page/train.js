@@ -7,7 +7,8 @@
 // The API (the trainer UI and tests code against these names):
 //   new Trainer(spec, settings)  spec: specFrom(payload) (spec.js); settings: trainSettings's
 //                                (seed, steps, sncSteps, learningRate, sncLearningRate, n_layer,
-//                                n_head, n_embd, cadence, lag, streams, gateInit, task, temperature)
+//                                n_head, n_embd, block_size, cadence, lag, streams, gateInit, task,
+//                                heldout, temperature)
 //     .step()         one Adam step: {phase, step, num_steps, loss, lr, gate} (gate in phase 2,
 //                     as vector.train_phase2's callback), or null when both phases are done
 //     .done           true once both phases have run
@@ -177,14 +178,16 @@ export class Trainer {
     const rng = this.rng = new PyRandom(s.seed);
     const docs = this.docs = rng.shuffle([...spec.names]);
     const tok = this.tok = tokenizer(docs);
-    this.encoded = docs.map(tok.encode); // once, so that a step allocates no token list
-    this.cfg = { vocab_size: tok.vocab_size, n_layer: s.n_layer, n_embd: s.n_embd, block_size: spec.cfg.block_size,
+    // both phases train on all but the last `heldout` names (the study's split: study/runs.py)
+    const trainDocs = s.heldout ? docs.slice(0, docs.length - s.heldout) : docs;
+    this.encoded = trainDocs.map(tok.encode); // once, so that a step allocates no token list
+    this.cfg = { vocab_size: tok.vocab_size, n_layer: s.n_layer, n_embd: s.n_embd, block_size: s.block_size,
                  n_head: s.n_head, notes_dim: spec.cfg.notes_dim, init_std: spec.cfg.init_std, gate_init: s.gateInit };
     const S = s.streams, Q = 1 + Math.floor(this.cfg.block_size / s.cadence);
     const net = this.net = new Net(this.cfg, Math.max(2 * S, N_STREAMS_INFER), S * Q);
     initParams(net, rng);
     if (s.task !== 'names') {
-      this.groups = makeGroups(s.task, docs, S, s.sncSteps, rng).map(g => encodeGroup(s.task, g, tok.encode));
+      this.groups = makeGroups(s.task, trainDocs, S, s.sncSteps, rng).map(g => encodeGroup(s.task, g, tok.encode));
     }
     this.adam1 = new Adam(0, net.lay.nBase, spec.tcfg);
     this.adam2 = new Adam(net.lay.nBase, net.lay.size, spec.tcfg);
