@@ -5,7 +5,8 @@ headless Chromium.
 * runTrainer trains in a classic Web Worker made from the inline script, under http and under
   file://: the lines equal replicate's on the main thread, the progress batches put together
   are the log, and the checkpoint is a file load_checkpoint reads, holding the weights the
-  main thread's Trainer ends with, bit for bit.
+  main thread's Trainer ends with, bit for bit; `python -m microdnb sample --checkpoint` on it
+  prints the name engine.js samples from the Trainer's model.
 * stop() ends a run mid-way: done rejects with an AbortError and no progress comes after.
 * Under a page CSP that refuses blob: workers it falls back to the main thread, with the same
   lines; trainerContract gives window.microdnb.trainers' replicate and train.
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 
 from browser import launch, require_chromium, serve
+from cli_runner import run as cli_run
 from microdnb import reference
 from microdnb.checkpoint import load_checkpoint
 from microdnb.page.training import trainer_page
@@ -66,7 +68,8 @@ const r = M.runTrainer(spec, arg, {onProgress: records => batches.push(records)}
 const res = await r.done;
 const t = new M.Trainer(spec, arg);
 const lines = t.run();
-return {worker: r.worker, res, batches, lines, theta: Array.from(t.net.theta), shapes: t.net.lay.shapes};"""
+const sampled = M.sampleSingle(t.model(), {seed: 3}).text;  // what `sample --seed 3` should print
+return {worker: r.worker, res, batches, lines, theta: Array.from(t.net.theta), shapes: t.net.lay.shapes, sampled};"""
 
 
 @pytest.mark.parametrize('via', ['http', 'file'])
@@ -88,6 +91,10 @@ def test_worker_equals_main_thread(pages, via, tmp_path):
     flat = np.concatenate([np.array(ck['params'][name]).ravel() for name in got['shapes']])
     assert flat.tolist() == got['theta']
     assert (ck['bus_cfg'].n_streams, ck['bus_cfg'].cadence, ck['bus_cfg'].lag) == (2, 3, 0)
+    if via == 'file':   # the command line reads it as a reader's download
+        proc = cli_run('sample', '--checkpoint', path, '--seed', 3, '--json')
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == {'texts': [got['sampled']]}
 
 
 def test_stop_mid_run(pages):
