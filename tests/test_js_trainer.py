@@ -145,10 +145,23 @@ def test_bad_settings_and_payloads(pages):
       const out = [];
       for (const s of arg) { try { M.runTrainer(spec, s); out.push(null); } catch (e) { out.push(e.message); } }
       for (const p of [null, {cfg: 1}]) { try { await M.specFrom(p); out.push(null); } catch (e) { out.push(e.message); } }
+      const net = new M.Net({vocab_size: 5, n_layer: 1, n_embd: 4, block_size: 4, n_head: 2, notes_dim: 2}, 2, 4);
+      for (const f of [() => new M.Net({...net.cfg, n_head: 3}, 2, 4), () => M.docsLoss(net, [[0, 1], [1, 2], [2, 3]]),
+                       () => M.docsLoss(net, [[0, 5]]), () => M.streamsLoss(net, [[0, 1]], 0, 0, false),
+                       () => M.tokenizer([]), () => M.makeGroups('copy', ['ab'], 2, -1, new M.PyRandom(1))]) {
+        try { f(); out.push(null); } catch (e) { out.push(e.message); }
+      }
       return out;""", [{k: (str(v) if k == 'seed' else v) for k, v in s.items()} for s, _ in BAD])
     for (settings, want), msg in zip(BAD, got):
         assert msg is not None and want in msg and '\n' not in msg, (settings, msg)
-    assert 'payload must be an object' in got[-2] and 'has no tcfg' in got[-1]
+    assert 'payload must be an object' in got[len(BAD)] and 'has no tcfg' in got[len(BAD) + 1]
+    assert got[len(BAD) + 2:] == [
+        'cfg.n_head must divide cfg.n_embd (4), got 3',
+        "docs must be a non-empty list of at most 2 token lists (the net's rows)",
+        'docs[0] must be a list of at least 2 token ids in 0..4',
+        'cadence must be an integer >= 1, got 0',
+        'docs must be a non-empty list of non-empty strings',
+        'k must be an integer >= 1 and n >= 0, got 2, -1']
 
 
 def test_pyrandom_draws_match_cpython(pages):

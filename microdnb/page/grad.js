@@ -131,6 +131,12 @@ function attendBack(H, hd, da, dao, q, qo, K, V, dK, dV, kBase, idx, io, n, w, w
 // (each note with its SNC key and value, made once when it is posted), for one model shape.
 export class Net {
   constructor(cfg, rows, noteSlots) {
+    for (const k of ['vocab_size', 'n_layer', 'n_embd', 'block_size', 'n_head', 'notes_dim']) {
+      if (!(cfg && Number.isInteger(cfg[k]) && cfg[k] >= 1)) throw new Error(`cfg.${k} must be a positive integer, got ${cfg && cfg[k]}`);
+    }
+    if (cfg.n_embd % cfg.n_head) throw new Error(`cfg.n_head must divide cfg.n_embd (${cfg.n_embd}), got ${cfg.n_head}`);
+    if (!(Number.isInteger(rows) && rows >= 1)) throw new Error(`rows must be an integer >= 1, got ${rows}`);
+    if (!(Number.isInteger(noteSlots) && noteSlots >= 0)) throw new Error(`noteSlots must be an integer >= 0, got ${noteSlots}`);
     const E = cfg.n_embd, L = cfg.n_layer, T = cfg.block_size, F = 4 * E, H = cfg.n_head;
     const N = rows * T, NL = N * L, M = Math.max(1, noteSlots);
     Object.assign(this, { cfg, E, L, T, F, H, hd: E / H, V: cfg.vocab_size, D: cfg.notes_dim, rows, M });

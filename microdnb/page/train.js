@@ -32,6 +32,7 @@ const N_SAMPLES = 10, N_STREAMS_INFER = 3, N_BATCHES = 5; // reference.py's samp
 
 // Python's f'{x:.{d}f}': toFixed, except that an exact tie rounds half to even as Python does
 export function fmt(x, d) {
+  if (typeof x !== 'number' || !(Number.isInteger(d) && d >= 0 && d <= 20)) throw new Error(`fmt needs a number and 0..20 digits, got ${x}, ${d}`);
   const k = x * 2 * 10 ** d;
   if (Number.isInteger(k) && k % 2 !== 0 && k / (2 * 10 ** d) === x) {
     const n = Math.floor(k / 2), even = n % 2 === 0 ? n : n + 1;
@@ -43,6 +44,10 @@ export function fmt(x, d) {
 // vector.train.Adam over theta[start, end): the numpy arithmetic elementwise
 export class Adam {
   constructor(start, end, { beta1, beta2, eps_adam }) {
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end)) {
+      throw new Error(`Adam updates theta[start, end): integers with 0 <= start <= end, got ${start}, ${end}`);
+    }
+    if (![beta1, beta2, eps_adam].every(Number.isFinite)) throw new Error('Adam needs finite beta1, beta2 and eps_adam (TrainConfig)');
     Object.assign(this, { start, end, beta1, beta2, eps: eps_adam });
     this.m = new Float64Array(end - start);
     this.v = new Float64Array(end - start);
@@ -62,6 +67,9 @@ export class Adam {
 
 // The tokenizer (data.Tokenizer.from_docs): the sorted characters of the names, BOS after them
 export function tokenizer(docs) {
+  if (!Array.isArray(docs) || !docs.length || !docs.every(d => typeof d === 'string' && d)) {
+    throw new Error('docs must be a non-empty list of non-empty strings');
+  }
   const uchars = [...new Set(docs.join(''))].sort();
   const id = new Map(uchars.map((c, i) => [c, i])), BOS = uchars.length;
   return { uchars, BOS, vocab_size: BOS + 1, encode: name => [BOS, ...[...name].map(c => id.get(c)), BOS] };
@@ -70,6 +78,7 @@ export function tokenizer(docs) {
 // vector.init_params: one rng.gauss(0, init_std) per entry, in param_shapes order, row by
 // row; the gate logit is gate_init, not a draw
 export function initParams(net, rng) {
+  if (!(net instanceof Net) || !rng || typeof rng.gauss !== 'function') throw new Error('initParams needs a Net and a PyRandom');
   const { theta, lay: { shapes, off } } = net, std = net.cfg.init_std;
   for (const [name, [r, c]] of Object.entries(shapes)) {
     if (name === 'snc_gate') theta[off[name]] = net.cfg.gate_init;
@@ -118,10 +127,10 @@ export function docsLoss(net, docs) {
 // and 1 + block_size / cadence bus slots per stream.
 export function streamsLoss(net, streams, cadence, lag, trunk) {
   checkSeqs(net, streams, 2, 'streams');
+  if (!(Number.isInteger(cadence) && cadence >= 1)) throw new Error(`cadence must be an integer >= 1, got ${cadence}`);
+  if (!(Number.isInteger(lag) && lag >= 0)) throw new Error(`lag must be an integer >= 0, got ${lag}`);
   const S = streams.length, T = net.T, Q = 1 + Math.floor(T / cadence);
-  if (!(Number.isInteger(cadence) && cadence >= 1 && Number.isInteger(lag) && lag >= 0 && S * Q <= net.M)) {
-    throw new Error(`cadence must be an integer >= 1 and lag >= 0, with ${S} x ${Q} bus slots at most the net's ${net.M}`);
-  }
+  if (S * Q > net.M) throw new Error(`${S} streams need ${S} x ${Q} bus slots, more than the net's ${net.M}`);
   const bus = net.bus || (net.bus = { round: new Float64Array(net.M), reads: new Int32Array(net.M),
                                       count: new Int32Array(net.rows), order: new Int32Array(3 * net.rows * T) });
   const { round, reads, count, order } = bus;

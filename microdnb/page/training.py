@@ -108,5 +108,6 @@ def trainer_page(head='', payload=None):
     return ('<!doctype html><meta charset="utf-8">' + head + '<link rel="icon" href="data:,"><title>trainer</title>'
             '<script type="application/json" id="payload">' + json_for_script(payload) + '</script>'
             '<script type="module">\n' + module_code(MODULES) +
-            '\nwindow.M = {...__mdx_pyrandom, ...__mdx_engine, ...__mdx_spec, ...__mdx_train, ...__mdx_worker};'
+            '\nwindow.M = {...__mdx_pyrandom, ...__mdx_engine, ...__mdx_grad, ...__mdx_tasks, ...__mdx_spec, ...__mdx_train,'
+            ' ...__mdx_worker};'
             '\nwindow.spec = M.specFrom(JSON.parse(document.getElementById("payload").textContent));\n</script>')

@@ -75,7 +75,7 @@ function onMainThread(spec, settings, onProgress) {
     const slice = () => {
       if (stopped) return reject(aborted(t ? `at step ${t.log.length}` : 'before it began'));
       try {
-        t = t || new Trainer(spec, settings);
+        if (!t) { t = new Trainer(spec, settings); return void setTimeout(slice, 0); } // a slice of its own
         const records = [], end = performance.now() + SLICE_MS;
         let info = null;
         do { info = t.step(); if (info) records.push(info); } while (info && performance.now() < end);
