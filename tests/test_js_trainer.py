@@ -16,6 +16,7 @@ headless Chromium.
 """
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -134,6 +135,7 @@ BAD = [({'steps': -1}, 'steps must be an integer in [0, 10000000], got -1'),
        ({'gateInit': 51}, 'gateInit must be a number in [-50, 50], got 51'),
        ({'n_head': 3}, 'n_head must divide n_embd (16), got 3'),
        ({'n_embd': 1024, 'n_layer': 16}, 'over the limit of 2000000'),
+       ({'streams': 64, 'cadence': 1, 'n_layer': 4}, ' MB of buffers, over the page\'s 256 MB'),
        ({'task': 'dance'}, 'task must be one of names, independent, split, copy, got "dance"'),
        ({'heldout': 32033}, 'heldout must be an integer in [0, 32032], got 32033'),
        ({'block_size': 0}, 'block_size must be an integer in [1, 1024], got 0'),
@@ -154,6 +156,8 @@ def test_bad_settings_and_payloads(pages):
       return out;""", [{k: (str(v) if k == 'seed' else v) for k, v in s.items()} for s, _ in BAD])
     for (settings, want), msg in zip(BAD, got):
         assert msg is not None and want in msg and '\n' not in msg, (settings, msg)
+        if 'MB' in want:  # SNC's attention weights alone: 64 x 16 x 2 rows x 4 layers x 4 heads x 64 x 17 notes
+            assert int(re.search(r'need (\d+) MB', msg).group(1)) >= 2048 * 4 * 4 * 64 * 17 * 8 / 2 ** 20
     assert 'payload must be an object' in got[len(BAD)] and 'has no tcfg' in got[len(BAD) + 1]
     assert got[len(BAD) + 2:] == [
         'cfg.n_head must divide cfg.n_embd (4), got 3',

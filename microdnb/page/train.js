@@ -23,7 +23,7 @@
 
 import { PyRandom } from './pyrandom.js';
 import { checkpointText, decode, gateValue, sampleSingle } from './engine.js';
-import { Net } from './grad.js';
+import { Net, netShape } from './grad.js';
 import { encodeGroup, makeGroups } from './tasks.js';
 import { trainSettings } from './spec.js';
 
@@ -192,8 +192,8 @@ export class Trainer {
     this.encoded = trainDocs.map(tok.encode); // once, so that a step allocates no token list
     this.cfg = { vocab_size: tok.vocab_size, n_layer: s.n_layer, n_embd: s.n_embd, block_size: s.block_size,
                  n_head: s.n_head, notes_dim: spec.cfg.notes_dim, init_std: spec.cfg.init_std, gate_init: s.gateInit };
-    const S = s.streams, Q = 1 + Math.floor(this.cfg.block_size / s.cadence);
-    const net = this.net = new Net(this.cfg, Math.max(2 * S, N_STREAMS_INFER), S * Q);
+    const S = s.streams, { rows, noteSlots } = netShape(this.cfg, S, s.cadence);
+    const net = this.net = new Net(this.cfg, rows, noteSlots);
     initParams(net, rng);
     if (s.task !== 'names') {
       this.groups = makeGroups(s.task, trainDocs, S, s.sncSteps, rng).map(g => encodeGroup(s.task, g, tok.encode));

@@ -29,6 +29,10 @@ DECODE = {'gate': 'gate'}
 TASKS = ('names', 'independent', 'split', 'copy')   # tasks.js TASKS: 'names' is the reference's phase 2
 
 
+# the most memory a run's buffers (grad.js Net) may take in the page: the reference's take 0.3 MB
+MAX_NET_BYTES = 256 * 2 ** 20
+
+
 def default_settings():
     """The reference run's settings, as the page names them."""
     m, t, b = ModelConfig(), TrainConfig(), REFERENCE_BUS
@@ -96,6 +100,7 @@ def train_payload(settings=None, docs=None):
         'limits': {**limits_json({**SETTINGS, **DECODE}),
                    'heldout': {**held._asdict(), 'text': held.text()}},
         'max_params': MAX_PARAMS,
+        'max_net_bytes': MAX_NET_BYTES,
     }
 
 
