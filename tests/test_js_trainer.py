@@ -4,9 +4,10 @@ headless Chromium.
 
 * runTrainer trains in a classic Web Worker made from the inline script, under http and under
   file://: the lines equal replicate's on the main thread, the progress batches put together
-  are the log, and the checkpoint is a file load_checkpoint reads, holding the weights the
-  main thread's Trainer ends with, bit for bit; `python -m microdnb sample --checkpoint` on it
-  prints the name engine.js samples from the Trainer's model.
+  are the log, the names it samples every 50 steps are the main thread's, and the checkpoint
+  is a file load_checkpoint reads, holding the weights the main thread's Trainer ends with,
+  bit for bit; `python -m microdnb sample --checkpoint` on it prints the name engine.js
+  samples from the Trainer's model.
 * stop() ends a run mid-way: done rejects with an AbortError and no progress comes after.
 * Under a page CSP that refuses blob: workers it falls back to the main thread, with the same
   lines; trainerContract gives window.microdnb.trainers' replicate and train.
@@ -64,13 +65,16 @@ def run(pg, body, arg=None):
 
 
 IN_WORKER = """
-const batches = [];
-const r = M.runTrainer(spec, arg, {onProgress: records => batches.push(records)});
+const batches = [], samples = [], mine = [];
+const r = M.runTrainer(spec, arg, {onProgress: (records, s) => { batches.push(records); samples.push(...s); }, sampleEvery: 50});
 const res = await r.done;
 const t = new M.Trainer(spec, arg);
-const lines = t.run();
+for (let info = t.step(); info; info = t.step()) {
+  if ((info.step + 1) % 50 === 0) mine.push({phase: info.phase, step: info.step, texts: t.samples()});
+}
+const lines = t.lines();
 const sampled = M.sampleSingle(t.model(), {seed: 3}).text;  // what `sample --seed 3` should print
-return {worker: r.worker, res, batches, lines, theta: Array.from(t.net.theta), shapes: t.net.lay.shapes, sampled};"""
+return {worker: r.worker, res, batches, lines, theta: Array.from(t.net.theta), shapes: t.net.lay.shapes, sampled, samples, mine};"""
 
 
 @pytest.mark.parametrize('via', ['http', 'file'])
@@ -83,6 +87,9 @@ def test_worker_equals_main_thread(pages, via, tmp_path):
     if via == 'http':
         assert len(res['lines']) == 41 and res['lines'][-1] == '\nfinal gate value: 0.0087'
     assert [r for b in got['batches'] for r in b] == res['log']
+    # names sampled as it trains, every 50 steps of each phase: those of the main thread's Trainer
+    assert got['samples'] == got['mine'] and [(s['phase'], s['step']) for s in got['samples']][:2] == [(1, 49), (1, 99)]
+    assert all(len(s['texts']) == 3 for s in got['samples'])
     assert len(got['batches']) >= 2 and len(res['log']) == settings['steps'] + settings['sncSteps']
     assert [r['phase'] for r in res['log'][settings['steps'] - 1:settings['steps'] + 1]] == [1, 2]
     assert set(res['log'][-1]) == {'phase', 'step', 'num_steps', 'loss', 'lr', 'gate'}

@@ -11,6 +11,8 @@
 //                                heldout, temperature)
 //     .step()         one Adam step: {phase, step, num_steps, loss, lr, gate} (gate in phase 2,
 //                     as vector.train_phase2's callback), or null when both phases are done
+//     .advance(ms, sampleEvery)  steps for ~ms: {records, samples, done} (runTrainer's slices)
+//     .samples(n, {seed, temperature})  n names from the model now (a fresh Random(seed))
 //     .done           true once both phases have run
 //     .model()        the trained model in engine.js's form (loadCheckpoint's), for decode() and
 //                     the explorer: a copy of the weights now
@@ -208,6 +210,7 @@ export class Trainer {
                     `num params: ${nAll} (base: ${nBase}, snc: ${nAll - nBase})`,
                     '\n=== Phase 1: Training base GPT (1000 steps) ==='];
     this.sampled = null;
+    this.nextPhase();
   }
 
   get done() { return this.phase === 3; }
@@ -220,13 +223,18 @@ export class Trainer {
     return g;
   }
 
-  step() {
-    const s = this.settings, net = this.net, pad = (x, n) => String(x).padStart(n);
+  // past a phase with no step left (so `done` is true right after the last step)
+  nextPhase() {
+    const s = this.settings;
     if (this.phase === 1 && this.at >= s.steps) {
       this.phase = 2; this.at = 0;
       this.printed.push('\n=== Phase 2: Training SNC / Dynamic Notes Bus (300 steps) ===');
     }
     if (this.phase === 2 && this.at >= s.sncSteps) this.phase = 3;
+  }
+
+  step() {
+    const s = this.settings, net = this.net, pad = (x, n) => String(x).padStart(n);
     if (this.phase === 3) return null;
     const step = this.at++;
     let info;
@@ -250,7 +258,30 @@ export class Trainer {
       }
     }
     this.log.push(info);
+    this.nextPhase();
     return info;
+  }
+
+  // Steps for about `ms` milliseconds (at least one, unless done): {records, samples, done};
+  // every `sampleEvery` steps of a phase (0: never) it also samples names from the model as it
+  // is then: samples = [{phase, step, texts}] (see samples())
+  advance(ms, sampleEvery = 0) {
+    const records = [], samples = [], end = performance.now() + ms;
+    while (!this.done) {
+      const info = this.step();
+      records.push(info);
+      if (sampleEvery && (info.step + 1) % sampleEvery === 0) samples.push({ phase: info.phase, step: info.step, texts: this.samples() });
+      if (performance.now() >= end) break;
+    }
+    return { records, samples, done: this.done };
+  }
+
+  // `n` names from the trunk as trained so far (sampleSingle), drawn from their own
+  // Random(seed), not the run's generator: the same draws at every step, so they show only
+  // what the weights changed
+  samples(n = 3, { seed = 42, temperature = this.settings.temperature } = {}) {
+    const model = this.model(), rng = new PyRandom(seed);
+    return Array.from({ length: n }, () => sampleSingle(model, { temperature, rng }).text);
   }
 
   // engine.js's model form (loadCheckpoint's) with a copy of the weights now
