@@ -197,3 +197,13 @@ def test_pyrandom_draws_match_cpython(pages):
         assert g['big'] == [r.sample(names, k) for k in (1, 2, 7, 30)]
         assert g['bits'] == [r.getrandbits(k) for k in (1, 5, 32)]
     print(f"gauss draws differing from CPython's in the last bit: {gauss_ulps} of {3 * 2001}")
+
+
+def test_fmt_is_pythons(pages):
+    """train.js fmt(x, d) prints as f'{x:.{d}f}', exact ties (2.03125) rounding half to even."""
+    rng = random.Random(4)
+    cases = [(x, d) for x in (2.03125, 0.03125, -2.03125, 2.5, 3.5, -0.5, 0.125, 0.375, 1e-5, 0.0, 12.345, 2.0645, 2.675)
+             for d in (0, 2, 4)] + [(rng.uniform(0, 4), 4) for _ in range(500)] + \
+        [(rng.randrange(1, 10 ** 6) / 2 ** rng.randrange(1, 8), 4) for _ in range(500)]   # many exact ties
+    got = run(pages('plain'), "return arg.map(([x, d]) => M.fmt(x, d));", cases)
+    assert got == [f'{x:.{d}f}' for x, d in cases]

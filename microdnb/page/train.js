@@ -21,7 +21,9 @@
 //     .log            every step's record so far
 //   replicate(spec, {seed, steps, sncSteps}) -> the lines `python -m microdnb replicate
 //     --engine numpy --seed S --steps N --snc-steps M` prints
-//   docsLossAndGrads, streamsLossAndGrads: vector.loss's, for the tests
+//   docsLoss(net, docs), streamsLoss(net, streams, cadence, lag, trunk): the losses, with the
+//     gradients in net.grad (vector.loss's docs_loss_and_grads, streams_loss_and_grads)
+//   Adam, initParams, tokenizer, fmt: the numpy Adam, init_params, data.Tokenizer, f'{x:.4f}'
 
 import { PyRandom } from './pyrandom.js';
 import { checkpointText, decode, gateValue, sampleSingle } from './engine.js';
@@ -32,15 +34,15 @@ import { trainSettings } from './spec.js';
 const SEED_ROUND = -(2 ** 40); // vector/bus.py: a plan seed is readable in every round
 const N_SAMPLES = 10, N_STREAMS_INFER = 3, N_BATCHES = 5; // reference.py's sampling
 
-// Python's f'{x:.{d}f}': toFixed, except that an exact tie rounds half to even as Python does
+// Python's f'{x:.{d}f}': toFixed (both round the exact binary value), except at an exact tie,
+// which toFixed rounds up and Python half to even. x is a tie iff x * 10^d is an odd multiple
+// of 1/2, i.e. (a double being dyadic) iff x * 2^(d+1), exact, is an odd integer m.
 export function fmt(x, d) {
   if (typeof x !== 'number' || !(Number.isInteger(d) && d >= 0 && d <= 20)) throw new Error(`fmt needs a number and 0..20 digits, got ${x}, ${d}`);
-  const k = x * 2 * 10 ** d;
-  if (Number.isInteger(k) && k % 2 !== 0 && k / (2 * 10 ** d) === x) {
-    const n = Math.floor(k / 2), even = n % 2 === 0 ? n : n + 1;
-    return (even / 10 ** d).toFixed(d);
-  }
-  return x.toFixed(d);
+  const m = Math.abs(x) * 2 ** (d + 1);
+  if (!(Number.isInteger(m) && m % 2 === 1 && m * 5 ** d < 2 ** 53)) return x.toFixed(d);
+  const k = m * 5 ** d, n = (k - 1) / 2; // x * 10^d = n + 1/2 exactly
+  return (x < 0 ? '-' : '') + ((n % 2 === 0 ? n : n + 1) / 10 ** d).toFixed(d);
 }
 
 // vector.train.Adam over theta[start, end): the numpy arithmetic elementwise
