@@ -141,7 +141,7 @@ function buffers(cfg, rows, noteSlots) {
   // the bus: per slot a note, its SNC key and value, and their gradients
   Object.assign(out, { note: M * D, nk: M * E, nv: M * E, dnk: M * E, dnv: M * E });
   // scratch
-  return Object.assign(out, { dx: E, dxn: E, dh: F, dq: E, dq2: E, dw: Math.max(T, M), dlog: cfg.vocab_size, dnote: D, dhid: E });
+  return Object.assign(out, { dx: E, dxn: E, dh: F, dq: E, dproj: E, dw: Math.max(T, M), dlog: cfg.vocab_size, dnote: D, dhid: E });
 }
 
 // The bytes a Net of this shape holds (its buffers; the reads index besides)
@@ -212,7 +212,7 @@ export class Net {
         mv(P, off.snc_wo, E, E, this.o, ko, this.proj, ko);
         for (let j = 0; j < E; j++) this.xmid[ko + j] = this.xatt[ko + j] + this.gate * this.proj[ko + j];
       } else {
-        this.xmid.set(this.xatt.subarray(ko, ko + E), ko);
+        for (let j = 0; j < E; j++) this.xmid[ko + j] = this.xatt[ko + j];
       }
       // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
       this.s2[k] = rmsnorm(this.xmid, ko, E, this.xn2, ko);
@@ -302,7 +302,7 @@ export class Net {
         let s = 0;
         for (let j = 0; j < E; j++) s += dx[j] * this.proj[ko + j];
         G[off.snc_gate] += s * g * (1.0 - g); // sigmoid' = g (1 - g)
-        const dproj = this.dq2;
+        const dproj = this.dproj;
         for (let j = 0; j < E; j++) dproj[j] = dx[j] * g;
         outerAdd(G, off.snc_wo, E, E, dproj, 0, this.o, ko);
         dxn.fill(0);
