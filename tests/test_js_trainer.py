@@ -146,7 +146,8 @@ BAD = [({'steps': -1}, 'steps must be an integer in [0, 10000000], got -1'),
        ({'task': 'dance'}, 'task must be one of names, independent, split, copy, got "dance"'),
        ({'heldout': 32033}, 'heldout must be an integer in [0, 32032], got 32033'),
        ({'block_size': 0}, 'block_size must be an integer in [1, 1024], got 0'),
-       ({'stpes': 3}, 'stpes is not a setting; the settings are seed, steps')]
+       ({'stpes': 3}, 'stpes is not a setting; the settings are seed, steps'),
+       ({'toString': 3}, 'toString is not a setting')]
 
 
 def test_bad_settings_and_payloads(pages):

@@ -41,7 +41,7 @@ export function trainSettings(spec, settings = {}) {
   if (settings === null || typeof settings !== 'object') throw new Error('settings must be an object, e.g. {seed: 42, steps: 1000}');
   const s = { ...spec.defaults };
   for (const [k, v] of Object.entries(settings)) {
-    if (!(k in s)) throw new Error(`${k} is not a setting; the settings are ${Object.keys(s).join(', ')}`);
+    if (!Object.hasOwn(s, k)) throw new Error(`${k} is not a setting; the settings are ${Object.keys(s).join(', ')}`);
     if (v !== undefined) s[k] = v;
   }
   if (typeof s.seed === 'string' && /^\d+$/.test(s.seed)) s.seed = BigInt(s.seed);
