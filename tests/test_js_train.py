@@ -172,7 +172,7 @@ def python_lines(seed, steps, snc_steps):
 
 
 def test_replicate_small_runs(page):
-    runs = [(0, 3, 2), (1, 30, 20), (123456789, 120, 60), (2 ** 64 - 1, 10, 55)]
+    runs = [(0, 3, 2), (1, 30, 20), (123456789, 120, 60), (2 ** 64 - 1, 10, 55), (7, 0, 0), (8, 0, 3)]
     got = run(page, "return arg.map(([seed, steps, sncSteps]) => M.replicate(spec, {seed: BigInt(seed), steps, sncSteps}));",
               [[str(s), n, m] for s, n, m in runs])
     for (seed, steps, snc), lines in zip(runs, got):
