@@ -6,6 +6,7 @@
   inline.py          the ES modules joined into one inline script, without a bundler; one view as
                      one output (page_output)
   pyrandom.js        CPython's random.Random (MT19937, random(), choices), bit for bit
+  settings.js        a decode's settings checked (checkNumber: the one checker), engine.js re-exports them
   engine.js          inference as the numpy engine does it, one position at a time (forward takes
                      an optional trace hook); checkpoints in (loadCheckpoint) and out (checkpointText)
   payload.js         what the views share: the model from a payload, the page's registry
@@ -17,7 +18,14 @@
   explorer.js        mount(): an explorer in its output, and the page's entry point
   lookthrough.js     the look-through: a name's forward pass, position by position (trace, mount)
   view.css           the styles the views share; explorer.css, lookthrough.css each view's own
+  grad.js            the GPT on flat arrays, one position at a time, with its backward (training)
+  tasks.js           Part III's coordination tasks (study/tasks.py), drawn as Python draws them
+  spec.js            the trainer's payload unpacked (specFrom), a run's settings checked
+  train.js           Adam, the two phases, Trainer and replicate: the reference run in the page
+  worker.js          runTrainer: training in a classic Web Worker made from the inline output
+  training.py        `train_payload(...)`: the trainer's payload (names packed, limits, defaults)
 
 The JavaScript is package data beside the Python that emits it (pyproject.toml lists it);
-tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium.
+tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium, and
+tests/test_js_train.py the trainer's gradients, losses and replicate's lines.
 """

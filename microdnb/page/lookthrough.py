@@ -31,7 +31,7 @@ from .inline import page_output, stylesheet
 __all__ = ['LookThrough', 'lookthrough', 'trace']
 
 # the look-through's ES modules, each importing only from those before it
-MODULES = ('pyrandom.js', 'engine.js', 'payload.js', 'text.js', 'lookthrough.js')
+MODULES = ('pyrandom.js', 'settings.js', 'engine.js', 'payload.js', 'text.js', 'lookthrough.js')
 TOP = 5   # letters shown in the next-letter distribution (the true next one is always shown too)
 
 
