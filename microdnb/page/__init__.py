@@ -12,6 +12,14 @@
   explorer_render.js from the state to the page: decode, controls, views
   explorer.js        mount(): an explorer in its output, and the page's entry point
   explorer.css       the explorer's styles, scoped to its root
+  html.js            esc(): text into HTML, for every view and markup module
+  registry.js        window.microdnb.explorers / .trainers: the page's outputs, in page order
+  trainer.py         `trainer(...)`: Train in the page (chapters 4, 9, 13), a self-contained
+                     text/html output like the explorer's, with the chapter's run to compare
+  trainer_markup.js  the trainer's controls, buttons, canvas and numbers, as HTML
+  trainer_view.js    the live loss (and gate) curve on a canvas, its numbers and text alternative
+  trainer.js         mount(): a trainer in its output, wired to train.js's worker; its entry point
+  trainer.css        the trainer's own styles (the explorer's rules, rescoped, do the rest)
 
 The JavaScript is package data beside the Python that emits it (pyproject.toml lists it);
 tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium.

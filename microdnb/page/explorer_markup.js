@@ -5,7 +5,8 @@
 // `show` lists the parts the explorer shows (explorer.py PARTS): the views of SECTIONS by
 // key, and 'gate' for the gate slider and its two buttons; a part not listed is not built.
 
-import { esc, tokenText } from './explorer_views.js';
+import { esc } from './html.js';
+import { tokenText } from './explorer_views.js';
 
 // The controls, in Tab order; ids are page-unique (u = this explorer's prefix)
 export function controlsHTML(u, model, R, show) {

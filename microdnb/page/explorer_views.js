@@ -17,8 +17,7 @@
 //                    distribution only if it is)
 // Every number is written out: colour is a second cue, never the only one.
 
-const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const esc = s => String(s).replace(/[&<>"']/g, c => ESC[c]);
+import { esc } from './html.js';
 
 // How the book names a note (figures/notes_bus.py bus_label): 'plan s0', 's1@p2'
 export const busLabel = (s, r) => (r === null ? `plan s${s}` : `s${s}@p${r}`);

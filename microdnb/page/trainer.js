@@ -1,0 +1,255 @@
+// microdnb's trainer: the reader presses Train and watches the model learn, in the page. The
+// Python side (microdnb/page/trainer.py) writes one self-contained HTML output per trainer: a
+// root <div class="microdnb-trainer" data-microdnb-trainer="ID"> holding its CSS, its payload
+// (the controls a chapter offers, the run the chapter computed in Python, the names gzipped
+// for train.js's specFrom) and a static fallback, then one inline module script with the
+// page's modules wrapped in functions (inline.py), ending in mount("ID"). Training runs in a
+// Web Worker (train.js runTrainer: built from the same inline code, no file, no network), which
+// posts batches of steps about every 16 ms; the curve is drawn on requestAnimationFrame, so
+// the page never stutters, and Stop ends the run at any step.
+//
+// The JavaScript entry point, for tests and for curious readers in the browser console:
+//
+//   window.microdnb.trainers        the page's trainers, in page order (a fresh array on each
+//                                   read; trainers whose output was removed drop out)
+//   const t = window.microdnb.trainers[0];
+//   t.replicate({seed, steps, sncSteps})
+//                                   Promise of {lines}: the lines `python -m microdnb replicate
+//                                   --engine numpy --seed S --steps N --snc-steps M` prints
+//                                   (defaults 42, 1000, 300), computed in this page
+//   t.train(settings)               Promise of {checkpoint, log}: a run in the worker with the
+//                                   controls' settings changed by `settings` (its keys: the
+//                                   payload's controls, t.controls; each value checked against
+//                                   the control's extent, one-line Error naming it); the curve,
+//                                   numbers and samples follow it live. checkpoint: the model's
+//                                   checkpoint file text (engine.js checkpointText); log: one
+//                                   record per step {phase, step, num_steps, loss, lr, gate}.
+//                                   A run started while one runs stops that one first; a
+//                                   stopped run's promise rejects with an Error 'stopped'
+//   t.stop()                        stop the run now (also the Stop button)
+//   t.settings()                    what the controls hold now
+//   t.model                         the model last trained (engine.js model form), or null
+//   t.log, t.running, t.curve       the running log, whether a run is on, the curve's data
+//   t.explore()                     give the model last trained to the page's explorer (the
+//                                   next one below, else the one above): its setModel
+//   t.download()                    save the checkpoint as a file (a Blob download)
+//
+// Two trainers on one page share nothing but window.microdnb.trainers.
+
+import { checkNumber, decode, loadCheckpoint, rangeOf, sampleSingle } from './engine.js';
+import { esc } from './html.js';
+import { registry, takeRoot } from './registry.js';
+import { runTrainer, replicate, specFrom } from './train.js';
+import { trainerHTML } from './trainer_markup.js';
+import { Curve, curveSummary } from './trainer_view.js';
+
+// A control's value, checked against its descriptor (the payload's extent, from config.LIMITS)
+function checked(c, v) {
+  if (c.type === 'select') {
+    const hit = c.options.find(([value]) => String(value) === String(v));
+    if (!hit) throw new Error(`${c.k} must be one of ${c.options.map(([value]) => value).join(', ')}, got ${JSON.stringify(v)}`);
+    return typeof hit[0] === 'number' ? Number(v) : hit[0];
+  }
+  return checkNumber(c.k, typeof v === 'string' && v.trim() !== '' ? Number(v) : v, rangeOf(c.kind, c.min, c.max));
+}
+
+// How many steps a run of these settings takes: the sum of the settings the payload names
+// (phase 1's steps, phase 2's snc_steps)
+const stepsOf = (data, settings) => data.count.reduce((n, k) => n + settings[k], 0);
+
+// The chapter's run to draw under the reader's: the one for these settings (the payload's
+// reference.runs, one per value of reference.by; or just one)
+const referenceFor = (data, settings) => {
+  const { by, runs } = data.reference;
+  return (runs.find(([v]) => by === null || Number(v) === Number(settings[by])) || runs[0])[1];
+};
+
+// The explorer that receives a trained model: the first one after `root` in the page, else
+// the last one before it
+function explorerNear(root) {
+  const xs = (window.microdnb && window.microdnb.explorers) || [];
+  const after = xs.find(x => root.compareDocumentPosition(x.root) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return after || xs[xs.length - 1] || null;
+}
+
+// The samples of a model: single names (phase 1), or parallel groups through the bus
+function samplesOf(model, how) {
+  if (how.kind === 'parallel') {
+    return Array.from({ length: how.count }, (_, i) => decode(model, { streams: how.streams, seed: i, temperature: 0.5 }).texts
+      .map(t => t || '(empty)').join(' | '));
+  }
+  return Array.from({ length: how.count }, (_, i) => sampleSingle(model, { seed: i }).text || '(empty)');
+}
+
+export function mount(id) {
+  const taken = takeRoot('trainer', id);
+  if (!taken) return null;
+  const { root, data } = taken;
+  const reg = registry('trainers'), u = `mdt${++reg.nextId}`, byKey = Object.fromEntries(data.controls.map(c => [c.k, c]));
+  const ui = document.createElement('div');
+  ui.className = 'mdx-ui';
+  ui.innerHTML = trainerHTML(u, data.title, data.lead, data.controls, data.explore);
+  const q = k => ui.querySelector(`[data-k="${k}"]`), btn = { train: q('train'), stop: q('stop'), download: q('download'),
+    explore: q('explore') };
+  const canvas = ui.querySelector('canvas'), numbersEl = ui.querySelector('.mdx-numbers'), live = ui.querySelector('[role=status]');
+  const samplesEl = q('samples'), keyEl = ui.querySelector('.mdx-key');
+  const st = { ...data.settings };
+  const curve = new Curve(canvas, root);
+  const spec = specFrom(data.train); // a Promise: the names are gunzipped (DecompressionStream)
+  const api = { root, id, title: data.title, controls: data.controls.map(c => ({ ...c })), curve, model: null, log: [],
+                running: false, frames: 0 };
+  let run = null, checkpoint = null, lastSaid = 0;
+
+  const showControls = () => {
+    for (const c of data.controls) {
+      const el = q(c.k);
+      if (el !== document.activeElement || c.type !== 'number') el.value = String(st[c.k]);
+      const val = ui.querySelector(`#${u}-${c.k}-val`);
+      if (val) val.textContent = String(st[c.k]);
+    }
+  };
+  const showNumbers = () => {
+    numbersEl.innerHTML = curve.numbers().map(([t, v]) => `<div><dt>${esc(t)}</dt><dd>${esc(v)}</dd></div>`).join('');
+    canvas.setAttribute('aria-label', curveSummary(curve, data.title));
+  };
+  const showSamples = (lines, label) => {
+    samplesEl.innerHTML = `<p class="mdx-hint">${esc(label)}</p><ul class="mdx-names">` +
+      lines.map(l => `<li class="mdx-name">${esc(l)}</li>`).join('') + '</ul>';
+  };
+  const say = text => { live.textContent = text; lastSaid = performance.now(); };
+  const setRunning = on => {
+    api.running = on;
+    btn.train.disabled = on;
+    btn.stop.disabled = !on;
+    btn.download.disabled = on || !checkpoint;
+    if (btn.explore) btn.explore.disabled = on || !api.model || !explorerNear(root);
+  };
+
+  // One frame: draw what the worker has sent since the last one
+  let booked = false;
+  const frame = () => {
+    booked = false;
+    if (curve.draw()) { api.frames++; showNumbers(); }
+    if (api.running && performance.now() - lastSaid > 2000) {
+      const r = curve.last;
+      if (r) say(`Training: step ${curve.loss.raw.length} of ${curve.numSteps}, loss ${r.loss.toFixed(2)}`);
+    }
+  };
+  const book = () => { if (!booked) { booked = true; requestAnimationFrame(frame); } };
+
+  const settingsFrom = partial => {
+    if (partial === null || typeof partial !== 'object') throw new Error('settings must be an object');
+    const out = { ...st };
+    for (const [k, v] of Object.entries(partial)) {
+      if (!byKey[k]) throw new Error(`unknown setting ${k}; the settings are ${Object.keys(byKey).join(', ')}`);
+      out[k] = checked(byKey[k], v);
+    }
+    return out;
+  };
+
+  async function train(partial = {}) {
+    const settings = settingsFrom(partial); // throws before anything changes
+    if (run) api.stop();
+    Object.assign(st, settings);
+    showControls();
+    const sp = await spec;
+    const full = { ...data.fixed, ...settings };
+    curve.reset(referenceFor(data, full), stepsOf(data, full));
+    api.log = [];
+    checkpoint = null;
+    api.model = null;
+    setRunning(true);
+    say(`Training started: ${curve.numSteps} steps.`);
+    const mine = runTrainer(sp, full, { onProgress: batch => {
+      for (const r of batch) { api.log.push(r); curve.push(r); }
+      const s = batch.length && batch[batch.length - 1].samples;
+      if (s) showSamples(s, `samples of the model at step ${curve.loss.raw.length}`);
+      book();
+    } });
+    run = mine;
+    book();
+    try {
+      const out = await mine.done;
+      if (run !== mine) throw new Error('stopped');
+      checkpoint = out.checkpoint;
+      api.model = loadCheckpoint(JSON.parse(checkpoint), null, data.limits);
+      showSamples(samplesOf(api.model, data.samples), data.samples.label);
+      say(`Training done: ${curve.loss.raw.length} steps, moving-average loss ${curve.loss.smooth.at(-1).toFixed(3)}` +
+        (curve.hasGate && curve.gate.raw.length ? `, gate ${curve.gate.raw.at(-1).toFixed(4)}` : '') + '.');
+      return { checkpoint, log: api.log };
+    } finally {
+      if (run === mine) { run = null; setRunning(false); }
+      book();
+    }
+  }
+
+  Object.assign(api, {
+    train,
+    replicate: async (opts = {}) => {
+      const o = { seed: 42, steps: 1000, sncSteps: 300, ...opts };
+      for (const k of Object.keys(o)) if (!['seed', 'steps', 'sncSteps'].includes(k)) throw new Error(`replicate: unknown option ${k}; the options are seed, steps, sncSteps`);
+      return { lines: replicate(await spec, o) };
+    },
+    stop() {
+      if (!run) return;
+      const r = run;
+      run = null;
+      r.stop();
+      setRunning(false);
+      say(`Stopped at step ${curve.loss.raw.length} of ${curve.numSteps}.`);
+      book();
+    },
+    settings: () => ({ ...st }),
+    explore() {
+      const x = explorerNear(root);
+      if (!x || !api.model) throw new Error('explore: needs a trained model and an explorer on the page');
+      x.setModel(api.model);
+      say('The explorer now runs the model you trained.');
+      return x;
+    },
+    download() {
+      if (!checkpoint) throw new Error('download: train a model first');
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([checkpoint], { type: 'application/json' }));
+      a.download = `microdnb-${data.file}-seed${st.seed ?? 42}.json`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    },
+  });
+
+  ui.addEventListener('change', ev => {
+    const k = ev.target.dataset && ev.target.dataset.k;
+    if (!byKey[k]) return;
+    try {
+      st[k] = checked(byKey[k], ev.target.value);
+      ev.target.removeAttribute('aria-invalid');
+    } catch (e) {
+      ev.target.setAttribute('aria-invalid', 'true');
+      say(`Ignored: ${e.message}`);
+    }
+    showControls();
+    if (!api.running && !api.log.length) { curve.reset(referenceFor(data, st), stepsOf(data, st)); book(); }
+  });
+  ui.addEventListener('input', ev => {
+    const k = ev.target.dataset && ev.target.dataset.k, val = ui.querySelector(`#${u}-${k}-val`);
+    if (val) val.textContent = ev.target.value;
+  });
+  btn.train.addEventListener('click', () => train().catch(e => { if (e.message !== 'stopped') say(`Training failed: ${e.message}`); }));
+  btn.stop.addEventListener('click', () => api.stop());
+  btn.download.addEventListener('click', () => api.download());
+  if (btn.explore) btn.explore.addEventListener('click', () => api.explore().root.scrollIntoView({ block: 'nearest' }));
+
+  keyEl.innerHTML = 'Solid line and dots: your run. Dashed line: the run this chapter computed in Python.';
+  showControls();
+  curve.reset(referenceFor(data, st), stepsOf(data, st));
+  showNumbers();
+  samplesEl.innerHTML = '<p class="mdx-hint">The samples of the model you train appear here.</p>';
+  const fallback = root.querySelector('.mdx-fallback');
+  if (fallback) fallback.replaceWith(ui); else root.append(ui);
+  book();
+  new ResizeObserver(() => { curve.dirty = true; book(); }).observe(canvas);
+  reg._trainers.push(api);
+  return api;
+}
