@@ -1,7 +1,7 @@
-"""A blank page in headless Chromium with the page's engine (microdnb/page/engine.js and the
-pyrandom.js it imports) served beside it on 127.0.0.1: the fixture `page` of the engine.js
-tests (test_js_engine.py, test_pyrandom_js.py) and `js`, which runs code against the
-modules' exports in that page."""
+"""A blank page in headless Chromium with the page's ES modules (microdnb/page/*.js: engine.js,
+pyrandom.js, the trainer's grad.js, train.js, ...) served beside it on 127.0.0.1: the fixture
+`page` of the engine.js tests (test_js_engine.py, test_pyrandom_js.py, test_js_train*.py) and
+`js`, which runs code against the modules' exports in that page."""
 import json
 import shutil
 from pathlib import Path
@@ -18,8 +18,8 @@ def page(tmp_path_factory):
     require_chromium()
     from playwright.sync_api import sync_playwright
     site = tmp_path_factory.mktemp('js_engine_site')
-    shutil.copy(ENGINE_JS, site / 'engine.js')
-    shutil.copy(ENGINE_JS.with_name('pyrandom.js'), site / 'pyrandom.js')   # engine.js imports it
+    for module in ENGINE_JS.parent.glob('*.js'):   # engine.js and what imports it or it imports
+        shutil.copy(module, site / module.name)
     (site / 'index.html').write_text('<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">'
                                     '<title>engine.js</title>\n')
     errors = []

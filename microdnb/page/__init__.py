@@ -12,6 +12,12 @@
   explorer_render.js from the state to the page: decode, controls, views
   explorer.js        mount(): an explorer in its output, and the page's entry point
   explorer.css       the explorer's styles, scoped to its root
+  grad.js            the GPT on flat arrays, one position at a time, with its backward (training)
+  tasks.js           Part III's coordination tasks (study/tasks.py), drawn as Python draws them
+  spec.js            the trainer's payload unpacked (specFrom), a run's settings checked
+  train.js           Adam, the two phases, Trainer and replicate: the reference run in the page
+  worker.js          runTrainer: training in a classic Web Worker made from the inline output
+  training.py        `train_payload(...)`: the trainer's payload (names packed, limits, defaults)
   html.js            esc(): text into HTML, for every view and markup module
   registry.js        window.microdnb.explorers / .trainers: the page's outputs, in page order
   trainer.py         `trainer(...)`: Train in the page (chapters 4, 9, 13), a self-contained
@@ -22,5 +28,6 @@
   trainer.css        the trainer's own styles (the explorer's rules, rescoped, do the rest)
 
 The JavaScript is package data beside the Python that emits it (pyproject.toml lists it);
-tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium.
+tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium, and
+tests/test_js_train.py the trainer's gradients, losses and replicate's lines.
 """

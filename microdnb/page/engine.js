@@ -333,7 +333,8 @@ export function checkStart(model, c, name) {
 // checkpoint's bus, else 3, 0, 2), temperature (0.5), seed (42; Number, BigInt or digits),
 // prompts (per stream null or a string whose characters are taken as the first tokens of
 // the name, without a draw), starts (per stream null or its start letter, the one character
-// it starts from and seeds its plan from instead of BOS).
+// it starts from and seeds its plan from instead of BOS), rng (a PyRandom to draw from instead
+// of a new one seeded with `seed`: the reference draws all its samples from one generator).
 // Returns {texts, tokens, rounds, steps, events, posts, seeds, gate, starts} where
 //   texts: each stream's start letter and prompt, then what it drew; tokens: what it wrote;
 //   events: one per step, {stream, pos, token, forced (a prompt's token, no draw),
@@ -349,7 +350,7 @@ export function checkStart(model, c, name) {
 // random() * total landed within a few ulps of a cumulative sum: odds of ~1e-14 per draw.
 export function decode(model, settings = {}) {
   const s = checkSettings(model, settings), { cfg, params: p, BOS } = model, S = s.streams;
-  const rng = new PyRandom(s.seed);
+  const rng = s.rng ?? new PyRandom(s.seed);
   const gate = s.gate === null ? gateValue(model) : s.gate;
   const seeds = s.startIds.map(t => linear(p.planner_proj, forward(model, newCache(model), t, 0).hidden));
   const bus = seeds.map(snapshot => [{ round: null, snapshot }]);
@@ -396,11 +397,11 @@ export function decode(model, settings = {}) {
            events, posts, seeds, gate, starts: s.startIds.map(t => (t === BOS ? null : model.uchars[t])) };
 }
 
-// One name from BOS with the trunk alone (sample_single, and its prompt):
+// One name from BOS with the trunk alone (sample_single, and its prompt; rng as decode's):
 // {tokens, text, probs, attn, forced}.
-export function sampleSingle(model, { temperature = 0.5, seed = 42, prompt = null } = {}) {
+export function sampleSingle(model, { temperature = 0.5, seed = 42, prompt = null, rng = null } = {}) {
   checkNumber('temperature', temperature, limitsOf(model).temperature);
-  const rng = new PyRandom(seed), cache = newCache(model), forcedAt = forcedBy(model, prompt);
+  rng ??= new PyRandom(seed); const cache = newCache(model), forcedAt = forcedBy(model, prompt);
   const tokens = [], ps = [], attn = [], forced = [];
   let token = model.BOS;
   for (let pos = 0; pos < model.cfg.block_size; pos++) {

@@ -2,8 +2,10 @@
 
 The package's ES modules (the .js files beside this one) are joined into one script for an
 inline ``<script type="module">``: each module is wrapped in a function that returns its
-exports, and its ``import { a, b } from './x.js'`` becomes ``const { a, b } = __mdx_x``,
-read from a module wrapped before it. Only those two forms of import and export are allowed,
+exports (``const __mdx_src_x = () => {...}; const __mdx_x = __mdx_src_x();``), and its
+``import { a, b } from './x.js'`` becomes ``const { a, b } = __mdx_x``, read from a module
+wrapped before it. The functions' text is the modules' source at run time: worker.js makes
+the trainer's Web Worker from it (Function.prototype.toString), so the worker needs no file. Only those two forms of import and export are allowed,
 so the inliner stays a few regular expressions (and says so when a module uses another).
 """
 import json
@@ -39,8 +41,9 @@ def module_code(modules):
         body = _EXPORT.sub('', body)
         if re.search(r'^\s*(import|export)\b', body, re.MULTILINE) or re.search(r'</script|<!--', body, re.IGNORECASE):
             raise RuntimeError(f"{file}: an import/export form the inliner does not handle, or '</script'")
-        parts.append(f"const __mdx_{file[:-3]} = (() => {{\n{_strip_comments(body)}\n"
-                     f"return {{ {', '.join(sorted(exports[file]))} }};\n}})();")
+        name = file[:-3]
+        parts.append(f"const __mdx_src_{name} = () => {{\n{_strip_comments(body)}\n"
+                     f"return {{ {', '.join(sorted(exports[file]))} }};\n}};\nconst __mdx_{name} = __mdx_src_{name}();")
     return '\n'.join(parts)
 
 

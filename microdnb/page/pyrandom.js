@@ -17,6 +17,7 @@ export class PyRandom {
     const key = [];
     do { key.push(Number(n & 0xffffffffn)); n >>= 32n; } while (n > 0n);
     this._initByArray(key);
+    this.gaussNext = null; // gauss's second value, dropped on reseeding as Python does
   }
 
   _initGenrand(s) {
@@ -92,4 +93,72 @@ export class PyRandom {
 
   // sampling.draw: rng.choices(range(len(weights)), weights=weights)[0]
   choice(weights) { return this.choices(weights, 1)[0]; }
+
+  // getrandbits(k) for 1 <= k <= 32: the top k bits of one output
+  getrandbits(k) {
+    if (!(Number.isInteger(k) && k >= 1 && k <= 32)) throw new Error(`k must be an integer in [1, 32], got ${k}`);
+    return this.nextUint32() >>> (32 - k);
+  }
+
+  // _randbelow(n) (Python's _randbelow_with_getrandbits): k = n.bit_length() bits, redrawn until < n
+  randbelow(n) {
+    if (!(Number.isInteger(n) && n >= 1 && n <= 0xffffffff)) throw new Error(`n must be an integer in [1, 2**32 - 1], got ${n}`);
+    const k = 32 - Math.clz32(n);
+    let r = this.getrandbits(k);
+    while (r >= n) r = this.getrandbits(k);
+    return r;
+  }
+
+  // shuffle(x) in place: for i from len-1 down to 1, swap x[i] and x[randbelow(i + 1)]
+  shuffle(x) {
+    for (let i = x.length - 1; i > 0; i--) {
+      const j = this.randbelow(i + 1);
+      [x[i], x[j]] = [x[j], x[i]];
+    }
+    return x;
+  }
+
+  // gauss(mu, sigma): Box-Muller, the second value kept for the next call (Lib/random.py).
+  // CPython calls libm's cos, sin and log; V8's may differ from them in the last bit for a
+  // few inputs (tests/test_pyrandom_js.py counts how many draws differ, and by how much).
+  gauss(mu = 0.0, sigma = 1.0) {
+    let z = this.gaussNext;
+    this.gaussNext = null;
+    if (z === null) {
+      const x2pi = this.random() * (2 * Math.PI), g2rad = Math.sqrt(-2.0 * Math.log(1.0 - this.random()));
+      z = Math.cos(x2pi) * g2rad;
+      this.gaussNext = Math.sin(x2pi) * g2rad;
+    }
+    return mu + z * sigma;
+  }
+
+  // choice(seq) of Python (an element, uniformly): seq[randbelow(len(seq))]. (`choice` above is
+  // sampling.draw's weighted draw of an index.)
+  pick(seq) { return seq[this.randbelow(seq.length)]; }
+
+  // sample(population, k): k distinct elements, as Lib/random.py draws them (a pool for small
+  // populations, else redraws until an index not yet taken)
+  sample(population, k) {
+    const n = population.length, out = [];
+    if (!(Number.isInteger(k) && k >= 0 && k <= n)) throw new Error(`k must be an integer in [0, ${n}], got ${k}`);
+    let setsize = 21;
+    if (k > 5) setsize += 4 ** Math.ceil(Math.log(k * 3) / Math.log(4));
+    if (n <= setsize) {
+      const pool = [...population];
+      for (let i = 0; i < k; i++) {
+        const j = this.randbelow(n - i);
+        out.push(pool[j]);
+        pool[j] = pool[n - i - 1];
+      }
+    } else {
+      const taken = new Set();
+      for (let i = 0; i < k; i++) {
+        let j = this.randbelow(n);
+        while (taken.has(j)) j = this.randbelow(n);
+        taken.add(j);
+        out.push(population[j]);
+      }
+    }
+    return out;
+  }
 }

@@ -1,0 +1,268 @@
+// Training in the page: Adam and the two phases of the numpy engine (vector/train.py,
+// loss.py), on grad.js's flat arrays, and the reference script's whole run (reference.py
+// replicate) line for line. Same draws as Python: random.Random(seed) shuffles the names and
+// draws the parameters (reference.setup, vector.init_params), the phase-2 groups of a Part III
+// task come from the same generator (study/tasks.py make_groups), then it samples.
+//
+// The API (the trainer UI and tests code against these names):
+//   new Trainer(spec, settings)  spec: specFrom(payload) (spec.js); settings: trainSettings's
+//                                (seed, steps, sncSteps, learningRate, sncLearningRate, n_layer,
+//                                n_head, n_embd, cadence, lag, streams, gateInit, task, temperature)
+//     .step()         one Adam step: {phase, step, num_steps, loss, lr, gate} (gate in phase 2,
+//                     as vector.train_phase2's callback), or null when both phases are done
+//     .done           true once both phases have run
+//     .model()        the trained model in engine.js's form (loadCheckpoint's), for decode() and
+//                     the explorer: a copy of the weights now
+//     .checkpointText()  the checkpoint file `python -m microdnb sample --checkpoint` reads
+//     .lines()        once done: replicate's printed lines (its samples drawn on first call)
+//     .log            every step's record so far
+//   replicate(spec, {seed, steps, sncSteps}) -> the lines `python -m microdnb replicate
+//     --engine numpy --seed S --steps N --snc-steps M` prints
+//   docsLossAndGrads, streamsLossAndGrads: vector.loss's, for the tests
+
+import { PyRandom } from './pyrandom.js';
+import { checkpointText, decode, gateValue, sampleSingle } from './engine.js';
+import { Net } from './grad.js';
+import { encodeGroup, makeGroups } from './tasks.js';
+import { trainSettings } from './spec.js';
+
+const SEED_ROUND = -(2 ** 40); // vector/bus.py: a plan seed is readable in every round
+const N_SAMPLES = 10, N_STREAMS_INFER = 3, N_BATCHES = 5; // reference.py's sampling
+
+// Python's f'{x:.{d}f}': toFixed, except that an exact tie rounds half to even as Python does
+export function fmt(x, d) {
+  const k = x * 2 * 10 ** d;
+  if (Number.isInteger(k) && k % 2 !== 0 && k / (2 * 10 ** d) === x) {
+    const n = Math.floor(k / 2), even = n % 2 === 0 ? n : n + 1;
+    return (even / 10 ** d).toFixed(d);
+  }
+  return x.toFixed(d);
+}
+
+// vector.train.Adam over theta[start, end): the numpy arithmetic elementwise
+export class Adam {
+  constructor(start, end, { beta1, beta2, eps_adam }) {
+    Object.assign(this, { start, end, beta1, beta2, eps: eps_adam });
+    this.m = new Float64Array(end - start);
+    this.v = new Float64Array(end - start);
+  }
+
+  step(step, lr, theta, grad) {
+    const { beta1, beta2, eps, m, v, start } = this;
+    const c1 = 1 - beta1 ** (step + 1), c2 = 1 - beta2 ** (step + 1), a1 = 1 - beta1, a2 = 1 - beta2;
+    for (let j = 0; j < m.length; j++) {
+      const g = grad[start + j];
+      m[j] = beta1 * m[j] + a1 * g;
+      v[j] = beta2 * v[j] + a2 * (g * g);
+      theta[start + j] -= lr * (m[j] / c1) / (Math.sqrt(v[j] / c2) + eps);
+    }
+  }
+}
+
+// The tokenizer (data.Tokenizer.from_docs): the sorted characters of the names, BOS after them
+export function tokenizer(docs) {
+  const uchars = [...new Set(docs.join(''))].sort();
+  const id = new Map(uchars.map((c, i) => [c, i])), BOS = uchars.length;
+  return { uchars, BOS, vocab_size: BOS + 1, encode: name => [BOS, ...[...name].map(c => id.get(c)), BOS] };
+}
+
+// vector.init_params: one rng.gauss(0, init_std) per entry, in param_shapes order, row by
+// row; the gate logit is gate_init, not a draw
+export function initParams(net, rng) {
+  const { theta, lay: { shapes, off } } = net, std = net.cfg.init_std;
+  for (const [name, [r, c]] of Object.entries(shapes)) {
+    if (name === 'snc_gate') theta[off[name]] = net.cfg.gate_init;
+    else for (let j = 0; j < r * c; j++) theta[off[name] + j] = rng.gauss(0, std);
+  }
+}
+
+// The mean over documents of each one's mean next-token loss; gradients of the trunk in net.grad
+// (vector.loss.docs_loss_and_grads; net needs one cache row per document)
+export function docsLoss(net, docs) {
+  const B = docs.length, ns = docs.map(t => Math.min(net.T, t.length - 1));
+  net.grad.fill(0);
+  net.begin();
+  let loss = 0;
+  docs.forEach((tok, b) => {
+    let s = 0;
+    for (let t = 0; t < ns[b]; t++) s += net.loss(net.forward(b, t, tok[t]), tok[t + 1]);
+    loss += s * (1 / ns[b]);
+  });
+  net.zeroFlow();
+  docs.forEach((tok, b) => {
+    for (let t = ns[b] - 1; t >= 0; t--) net.backward(b, t, tok[t], tok[t + 1], 1 / ns[b] / B, null, true);
+  });
+  return loss / B;
+}
+
+// Streams decoded together through the bus, teacher forced (vector.loss.streams_loss_and_grads):
+// their mean next-token loss, and in net.grad the gradients of SNC + planner, and of the trunk
+// too if `trunk`. Rounds in order, a round's live streams in order: with lag 0 a stream reads
+// what earlier streams posted this round. net needs 2 rows per stream (the plan seeds' caches).
+export function streamsLoss(net, streams, cadence, lag, trunk) {
+  const S = streams.length, T = net.T, Q = 1 + Math.floor(T / cadence);
+  const lengths = streams.map(t => Math.min(T, t.length - 1)), maxLen = Math.max(...lengths);
+  const round = net.busRound || (net.busRound = new Float64Array(net.M));
+  const reads = net.busReads || (net.busReads = new Int32Array(net.M));
+  const count = new Int32Array(S), order = [];
+  net.grad.fill(0);
+  net.begin();
+  // the planner: each stream's bus starts with the plan seed of its first token (trunk only)
+  for (let s = 0; s < S; s++) {
+    net.post(s * Q, net.forward(S + s, 0, streams[s][0]), 'planner_proj');
+    round[s * Q] = SEED_ROUND;
+    count[s] = 1;
+  }
+  let total = 0, nTokens = 0;
+  for (let t = 0; t < maxLen; t++) {
+    for (let s = 0; s < S; s++) {
+      if (t >= lengths[s]) continue;
+      let nr = 0; // other streams' notes, stream by stream, oldest first, of round + lag <= t
+      for (let u = 0; u < S; u++) {
+        if (u === s) continue;
+        for (let c = 0; c < count[u]; c++) if (round[u * Q + c] + lag <= t) reads[nr++] = u * Q + c;
+      }
+      const i = net.forward(s, t, streams[s][t], reads, nr);
+      total += net.loss(i, streams[s][t + 1]);
+      nTokens++;
+      let slot = -1;
+      if ((t + 1) % cadence === 0) { // bus.emits
+        slot = s * Q + count[s]++;
+        net.post(slot, i, 'notes_proj');
+        round[slot] = t;
+      }
+      order.push(s, t, slot);
+    }
+  }
+  const scale = nTokens ** -1;
+  net.zeroFlow();
+  for (let o = order.length - 3; o >= 0; o -= 3) {
+    const s = order[o], t = order[o + 1], slot = order[o + 2], i = s * T + t;
+    const dhidden = slot >= 0 ? net.noteBack(slot, i, 'notes_proj') : null;
+    net.backward(s, t, streams[s][t], streams[s][t + 1], scale, dhidden, trunk);
+  }
+  for (let s = 0; s < S; s++) {
+    const dseed = net.noteBack(s * Q, (S + s) * T, 'planner_proj');
+    if (trunk) net.backward(S + s, 0, streams[s][0], -1, 0, dseed, true);
+  }
+  return total * scale;
+}
+
+export class Trainer {
+  constructor(spec, settings = {}) {
+    const s = this.settings = trainSettings(spec, settings);
+    this.spec = spec;
+    // reference.setup: shuffle the names with Random(seed), then draw the parameters from it
+    const rng = this.rng = new PyRandom(s.seed);
+    const docs = this.docs = rng.shuffle([...spec.names]);
+    const tok = this.tok = tokenizer(docs);
+    this.cfg = { vocab_size: tok.vocab_size, n_layer: s.n_layer, n_embd: s.n_embd, block_size: spec.cfg.block_size,
+                 n_head: s.n_head, notes_dim: spec.cfg.notes_dim, init_std: spec.cfg.init_std, gate_init: s.gateInit };
+    const S = s.streams, Q = 1 + Math.floor(this.cfg.block_size / s.cadence);
+    const net = this.net = new Net(this.cfg, Math.max(2 * S, N_STREAMS_INFER), S * Q);
+    initParams(net, rng);
+    if (s.task !== 'names') {
+      this.groups = makeGroups(s.task, docs, S, s.sncSteps, rng).map(g => encodeGroup(s.task, g, tok.encode));
+    }
+    this.adam1 = new Adam(0, net.lay.nBase, spec.tcfg);
+    this.adam2 = new Adam(net.lay.nBase, net.lay.size, spec.tcfg);
+    this.phase = 1;
+    this.at = 0;
+    this.log = [];
+    const nBase = net.lay.nBase, nAll = net.lay.size;
+    this.printed = [`num docs: ${docs.length}`, `vocab size: ${tok.vocab_size}`,
+                    `num params: ${nAll} (base: ${nBase}, snc: ${nAll - nBase})`,
+                    '\n=== Phase 1: Training base GPT (1000 steps) ==='];
+    this.sampled = null;
+  }
+
+  get done() { return this.phase === 3; }
+
+  // the streams of phase-2 step `step`: consecutive names (data.phase2_docs) or the task's group
+  group(step) {
+    const S = this.settings.streams, docs = this.docs;
+    if (this.groups) return this.groups[step];
+    return Array.from({ length: S }, (_, i) => this.tok.encode(docs[(step * S + i) % docs.length]));
+  }
+
+  step() {
+    const s = this.settings, net = this.net, pad = (x, n) => String(x).padStart(n);
+    if (this.phase === 1 && this.at >= s.steps) {
+      this.phase = 2; this.at = 0;
+      this.printed.push('\n=== Phase 2: Training SNC / Dynamic Notes Bus (300 steps) ===');
+    }
+    if (this.phase === 2 && this.at >= s.sncSteps) this.phase = 3;
+    if (this.phase === 3) return null;
+    const step = this.at++;
+    let info;
+    if (this.phase === 1) {
+      const num = s.steps, doc = this.docs[step % this.docs.length];
+      const loss = docsLoss(net, [this.tok.encode(doc)]);
+      const lr = s.learningRate * (1 - step / num);
+      this.adam1.step(step, lr, net.theta, net.grad);
+      info = { phase: 1, step, num_steps: num, loss, lr };
+      if ((step + 1) % 100 === 0 || step === 0) this.printed.push(` step ${pad(step + 1, 4)} / ${pad(num, 4)} | loss ${fmt(loss, 4)}`);
+    } else {
+      const num = s.sncSteps;
+      const loss = streamsLoss(net, this.group(step), s.cadence, s.lag, false);
+      const lr = s.sncLearningRate * (1 - step / num);
+      this.adam2.step(step, lr, net.theta, net.grad);
+      net.begin();
+      info = { phase: 2, step, num_steps: num, loss, lr, gate: net.gate };
+      if ((step + 1) % 50 === 0 || step === 0) {
+        this.printed.push(` step ${pad(step + 1, 3)} / ${pad(num, 3)} | loss ${fmt(loss, 4)} | gate ${fmt(net.gate, 4)}`);
+      }
+    }
+    this.log.push(info);
+    return info;
+  }
+
+  // engine.js's model form (loadCheckpoint's) with a copy of the weights now
+  model() {
+    const { theta, lay: { shapes, off } } = this.net, params = {};
+    for (const [name, [rows, cols]] of Object.entries(shapes)) {
+      params[name] = { rows, cols, data: theta.slice(off[name], off[name] + rows * cols) };
+    }
+    const s = this.settings;
+    return { cfg: { ...this.cfg }, bus: { n_streams: s.streams, cadence: s.cadence, lag: s.lag },
+             uchars: [...this.tok.uchars], BOS: this.tok.BOS, meta: { trained_in: 'page', settings: this.shownSettings() },
+             params, limits: this.spec.limits };
+  }
+
+  shownSettings() {
+    return Object.fromEntries(Object.entries(this.settings).map(([k, v]) => [k, typeof v === 'bigint' ? String(v) : v]));
+  }
+
+  checkpointText() { return checkpointText(this.model()); }
+
+  // replicate's lines: the training log so far, and once done its samples (drawn once, from
+  // the generator where the parameters' draws left it, as the reference does)
+  lines() {
+    if (!this.done) throw new Error('lines() needs a finished run: call step() until it returns null');
+    if (!this.sampled) {
+      const model = this.model(), rng = this.rng, s = this.settings, out = ['\n--- single-stream inference (baseline) ---'];
+      for (let k = 0; k < N_SAMPLES; k++) {
+        out.push(` sample ${String(k + 1).padStart(2)}: ${sampleSingle(model, { temperature: s.temperature, rng }).text}`);
+      }
+      out.push(`\n--- parallel inference (${N_STREAMS_INFER} streams, DNB) ---`);
+      for (let b = 0; b < N_BATCHES; b++) {
+        const { texts } = decode(model, { streams: N_STREAMS_INFER, cadence: s.cadence, lag: s.lag, temperature: s.temperature, rng });
+        out.push(` batch ${b + 1}: ${texts.map(t => t || '(empty)').join(' | ')}`);
+      }
+      out.push(`\nfinal gate value: ${fmt(gateValue(model), 4)}`);
+      this.sampled = out;
+    }
+    return [...this.printed, ...this.sampled];
+  }
+
+  // run to the end; returns lines()
+  run() {
+    while (this.step());
+    return this.lines();
+  }
+}
+
+// reference.replicate(seed, steps, snc_steps, engine='numpy'): its printed lines
+export function replicate(spec, { seed = 42, steps = 1000, sncSteps = 300 } = {}) {
+  return new Trainer(spec, { seed, steps, sncSteps }).run();
+}
