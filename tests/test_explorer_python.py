@@ -88,6 +88,6 @@ def test_the_files_it_inlines_are_package_data():
     from microdnb.page.explorer import MODULES
     from microdnb.page.inline import PAGE_DIR
     globs = tomllib.loads((REPO / 'pyproject.toml').read_text())['tool']['setuptools']['package-data']['microdnb']
-    for name in (*MODULES, 'explorer.css'):
+    for name in (*MODULES, 'page.css', 'explorer.css'):
         rel = (PAGE_DIR / name).relative_to(REPO / 'microdnb').as_posix()
         assert (PAGE_DIR / name).is_file() and any(fnmatch.fnmatch(rel, g) for g in globs), rel

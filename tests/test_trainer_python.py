@@ -11,7 +11,7 @@ import pytest
 
 from microdnb.config import LIMITS
 from microdnb.page.inline import module_code
-from microdnb.page.train_payload import train_payload
+from microdnb.page.training import SETTINGS, train_payload
 from microdnb.page.trainer import KINDS, MODULES, trainer
 
 LOSS = [3.3, 3.1, 2.9, 2.7]
@@ -36,13 +36,16 @@ def test_output_is_deterministic_self_contained_and_carries_the_payload(kind):
     assert '</script' not in script[:-len('</script>\n')] and 'http' not in script and 'import(' not in script
     p = payload(t)
     assert p['title'] == 'Train <it>' and p['settings'] == {**KINDS[kind]['defaults']}
-    assert p['train'] == train_payload(kind) and p['count'] == KINDS[kind]['count']
+    assert set(p['fixed']) | set(p['settings']) <= set(p['train']['defaults'])   # train.js's settings
+    assert p['train'] == train_payload() and p['count'] == KINDS[kind]['count']
     assert [c['k'] for c in p['controls']] == [c['k'] for c in KINDS[kind]['controls']]
     runs = dict((str(v), r) for v, r in p['reference']['runs'])
     if kind == 'copy':
-        assert p['reference']['by'] == 'gate_init' and runs['0.0']['gate'][0] == 0.5 and runs['-5.0']['loss'] == LOSS
+        assert p['reference']['by'] == 'gateInit' and runs['0.0']['gate'][0] == 0.5 and runs['-5.0']['loss'] == LOSS
     else:
         assert p['reference']['by'] is None and runs['None']['loss'] == LOSS
+    long = trainer(kind, {'loss': [1 / 3], 'gate': [2 / 3]} if kind == 'phase2' else RUNS[kind])
+    assert kind != 'phase2' or payload(long)['reference']['runs'][0][1] == {'loss': [0.333333], 'gate': [0.666667]}
     bundle = t._repr_mimebundle_()
     assert set(bundle) == {'text/html', 'text/plain'} and f'{LOSS[0]:.4f}' in bundle['text/plain']
 
@@ -50,18 +53,17 @@ def test_output_is_deterministic_self_contained_and_carries_the_payload(kind):
 def test_controls_lie_within_the_package_limits():
     for kind, spec in KINDS.items():
         for c in spec['controls']:
-            key = 'seed' if c['k'] == 'seed' else c['k']
             for end in (c['min'], c['max']):
-                LIMITS[key].check(end, f'{kind} {c["k"]}')
+                LIMITS[SETTINGS[c['k']]].check(end, f'{kind} {c["k"]}')
             if c['type'] == 'select':
                 assert all(c['min'] <= v <= c['max'] for v, _ in c['options'])
             assert c['min'] <= spec['defaults'][c['k']] <= c['max'], (kind, c)
 
 
 def test_settings_change_the_controls_initial_values():
-    t = trainer('phase1', RUNS['phase1'], settings={'steps': 200, 'learning_rate': 0.02, 'seed': 7})
-    assert payload(t)['settings'] == {'seed': 7, 'steps': 200, 'learning_rate': 0.02}
-    assert trainer('copy', RUNS['copy'], settings={'gate_init': 0}).settings['gate_init'] == 0.0
+    t = trainer('phase1', RUNS['phase1'], settings={'steps': 200, 'learningRate': 0.02, 'seed': 7})
+    assert payload(t)['settings'] == {'seed': 7, 'steps': 200, 'learningRate': 0.02}
+    assert trainer('copy', RUNS['copy'], settings={'gateInit': 0}).settings['gateInit'] == 0.0
 
 
 @pytest.mark.parametrize('kind, reference, kwargs, match', [
@@ -75,13 +77,13 @@ def test_settings_change_the_controls_initial_values():
     ('phase1', {'loss': 3.0}, {}, r"reference loss must be a list of numbers, got float"),
     ('phase2', {'loss': LOSS, 'gate': [0.5] * 3}, {}, r"reference gate has 3 values for 4 losses"),
     ('phase2', {'loss': LOSS, 'gate': [1.5] * 4}, {}, r"reference gate\[0\] must be a finite number in \[0.0, 1.0\]"),
-    ('copy', {'loss': LOSS, 'gate': GATE}, {}, r"one run per gate_init in -5.0, 0.0, got \['gate', 'loss'\]"),
-    ('copy', {-5.0: RUNS['phase2']}, {}, r"one run per gate_init in -5.0, 0.0, got \['-5.0'\]"),
+    ('copy', {'loss': LOSS, 'gate': GATE}, {}, r"one run per gateInit in -5.0, 0.0, got \['gate', 'loss'\]"),
+    ('copy', {-5.0: RUNS['phase2']}, {}, r"one run per gateInit in -5.0, 0.0, got \['-5.0'\]"),
     ('phase1', RUNS['phase1'], {'settings': {'steps': 5000}}, r"settings steps must be an integer in \[10, 1000\], got 5000"),
-    ('phase1', RUNS['phase1'], {'settings': {'learning_rate': 0}}, r"settings learning_rate must be a number in \[0.001, 0.05\]"),
-    ('phase1', RUNS['phase1'], {'settings': {'cadence': 2}}, r"unknown setting\(s\) 'cadence' for 'phase1'; the settings are seed, steps, learning_rate"),
+    ('phase1', RUNS['phase1'], {'settings': {'learningRate': 0}}, r"settings learningRate must be a number in \[0.001, 0.05\]"),
+    ('phase1', RUNS['phase1'], {'settings': {'cadence': 2}}, r"unknown setting\(s\) 'cadence' for 'phase1'; the settings are seed, steps, learningRate"),
     ('phase2', RUNS['phase2'], {'settings': {'lag': 3}}, r"settings lag must be an integer in \[0, 2\], got 3"),
-    ('copy', RUNS['copy'], {'settings': {'gate_init': -2}}, r"settings gate_init must be one of -5.0, 0.0, got -2"),
+    ('copy', RUNS['copy'], {'settings': {'gateInit': -2}}, r"settings gateInit must be one of -5.0, 0.0, got -2"),
     ('phase1', RUNS['phase1'], {'settings': [1]}, r"settings must be a dict or None, got list"),
     ('phase1', RUNS['phase1'], {'title': 3}, r"title must be a string or None, got int"),
     ('phase1', RUNS['phase1'], {'explore': 'yes'}, r"explore must be True or False, got 'yes'"),

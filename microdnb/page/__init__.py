@@ -11,7 +11,8 @@
   explorer_markup.js the controls and the views' sections, as HTML
   explorer_render.js from the state to the page: decode, controls, views
   explorer.js        mount(): an explorer in its output, and the page's entry point
-  explorer.css       the explorer's styles, scoped to its root
+  page.css           the outputs' shared look (colours for both themes, controls, focus ring)
+  explorer.css       the explorer's own styles (its rows and views), scoped to its root
   grad.js            the GPT on flat arrays, one position at a time, with its backward (training)
   tasks.js           Part III's coordination tasks (study/tasks.py), drawn as Python draws them
   spec.js            the trainer's payload unpacked (specFrom), a run's settings checked

@@ -187,7 +187,7 @@ def explorer(params, cfg, tokenizer, bus_cfg=None, *, title=None, settings=None,
                'limits': limits_json(DECODE_LIMITS), 'colors': list(STREAM_COLORS), 'labels': tokenizer.labels,
                'show': list(shown)}
     data = json_for_script(payload)
-    code, css = module_code(MODULES), stylesheet('explorer.css')
+    code, css = module_code(MODULES), stylesheet('page.css') + '\n' + stylesheet('explorer.css')
     uid = 'x' + hashlib.sha256('\0'.join((data, code, css)).encode()).hexdigest()[:16]
     names = trace['texts']
     gate = ('' if 'gate' not in shown else f"the gate as trained ({vector.gate_value(arrays):.3f}), "

@@ -4,7 +4,7 @@
 // (the controls a chapter offers, the run the chapter computed in Python, the names gzipped
 // for train.js's specFrom) and a static fallback, then one inline module script with the
 // page's modules wrapped in functions (inline.py), ending in mount("ID"). Training runs in a
-// Web Worker (train.js runTrainer: built from the same inline code, no file, no network), which
+// Web Worker (worker.js runTrainer: built from the same inline code, no file, no network), which
 // posts batches of steps about every 16 ms; the curve is drawn on requestAnimationFrame, so
 // the page never stutters, and Stop ends the run at any step.
 //
@@ -19,13 +19,17 @@
 //                                   (defaults 42, 1000, 300), computed in this page
 //   t.train(settings)               Promise of {checkpoint, log}: a run in the worker with the
 //                                   controls' settings changed by `settings` (its keys: the
-//                                   payload's controls, t.controls; each value checked against
-//                                   the control's extent, one-line Error naming it); the curve,
-//                                   numbers and samples follow it live. checkpoint: the model's
-//                                   checkpoint file text (engine.js checkpointText); log: one
-//                                   record per step {phase, step, num_steps, loss, lr, gate}.
+//                                   payload's controls, t.controls, train.js's names: seed,
+//                                   steps, learningRate (chapter 4); cadence, lag, streams,
+//                                   gateInit (9); gateInit, sncSteps (13); each value checked
+//                                   against the control's extent, an Error naming it); the
+//                                   chapter fixes the other settings (t.fixed). The curve,
+//                                   numbers and samples follow it. checkpoint: the checkpoint
+//                                   file's text (engine.js checkpointText); log: one record per
+//                                   step {phase, step, num_steps, loss, lr, gate (phase 2)},
+//                                   both phases (the curve shows the chapter's: t.phase).
 //                                   A run started while one runs stops that one first; a
-//                                   stopped run's promise rejects with an Error 'stopped'
+//                                   stopped run's promise rejects with an Error named 'AbortError'
 //   t.stop()                        stop the run now (also the Stop button)
 //   t.settings()                    what the controls hold now
 //   t.model                         the model last trained (engine.js model form), or null
@@ -39,7 +43,9 @@
 import { checkNumber, decode, loadCheckpoint, rangeOf, sampleSingle } from './engine.js';
 import { esc } from './html.js';
 import { registry, takeRoot } from './registry.js';
-import { runTrainer, replicate, specFrom } from './train.js';
+import { specFrom } from './spec.js';
+import { replicate } from './train.js';
+import { runTrainer } from './worker.js';
 import { trainerHTML } from './trainer_markup.js';
 import { Curve, curveSummary } from './trainer_view.js';
 
@@ -94,10 +100,11 @@ export function mount(id) {
   const canvas = ui.querySelector('canvas'), numbersEl = ui.querySelector('.mdx-numbers'), live = ui.querySelector('[role=status]');
   const samplesEl = q('samples'), keyEl = ui.querySelector('.mdx-key');
   const st = { ...data.settings };
+  const allOf = s => ({ ...data.train.defaults, ...data.fixed, ...s }); // every setting of a run, as train.js fills them in
   const curve = new Curve(canvas, root);
   const spec = specFrom(data.train); // a Promise: the names are gunzipped (DecompressionStream)
-  const api = { root, id, title: data.title, controls: data.controls.map(c => ({ ...c })), curve, model: null, log: [],
-                running: false, frames: 0 };
+  const api = { root, id, title: data.title, controls: data.controls.map(c => ({ ...c })), fixed: { ...data.fixed },
+                phase: data.phase, curve, model: null, log: [], running: false, frames: 0 };
   let run = null, checkpoint = null, lastSaid = 0;
 
   const showControls = () => {
@@ -108,9 +115,14 @@ export function mount(id) {
       if (val) val.textContent = String(st[c.k]);
     }
   };
-  const showNumbers = () => {
-    numbersEl.innerHTML = curve.numbers().map(([t, v]) => `<div><dt>${esc(t)}</dt><dd>${esc(v)}</dd></div>`).join('');
-    canvas.setAttribute('aria-label', curveSummary(curve, data.title));
+  // The numbers beside the curve (their text only, each frame: no new elements), and with
+  // `describe` the canvas's text alternative (at a reset, a stop, the end, and every 2 s)
+  const showNumbers = describe => {
+    const rows = curve.numbers(), dds = numbersEl.querySelectorAll('dd');
+    if (dds.length !== rows.length) {
+      numbersEl.innerHTML = rows.map(([t, v]) => `<div><dt>${esc(t)}</dt><dd>${esc(v)}</dd></div>`).join('');
+    } else rows.forEach(([, v], i) => { if (dds[i].textContent !== v) dds[i].textContent = v; });
+    if (describe) canvas.setAttribute('aria-label', curveSummary(curve, data.title));
   };
   const showSamples = (lines, label) => {
     samplesEl.innerHTML = `<p class="mdx-hint">${esc(label)}</p><ul class="mdx-names">` +
@@ -129,10 +141,12 @@ export function mount(id) {
   let booked = false;
   const frame = () => {
     booked = false;
-    if (curve.draw()) { api.frames++; showNumbers(); }
-    if (api.running && performance.now() - lastSaid > 2000) {
-      const r = curve.last;
-      if (r) say(`Training: step ${curve.loss.raw.length} of ${curve.numSteps}, loss ${r.loss.toFixed(2)}`);
+    if (curve.draw()) { api.frames++; showNumbers(!api.running); }
+    const r = api.log.at(-1);
+    if (api.running && r && performance.now() - lastSaid > 2000) {
+      showNumbers(true);
+      say(r.phase === data.phase ? `Training: step ${r.step + 1} of ${r.num_steps}, loss ${r.loss.toFixed(2)}`
+        : `Training: the trunk first (phase 1), step ${r.step + 1} of ${r.num_steps}`);
     }
   };
   const book = () => { if (!booked) { booked = true; requestAnimationFrame(frame); } };
@@ -153,24 +167,22 @@ export function mount(id) {
     Object.assign(st, settings);
     showControls();
     const sp = await spec;
-    const full = { ...data.fixed, ...settings };
-    curve.reset(referenceFor(data, full), stepsOf(data, full));
+    const full = { ...data.fixed, ...settings }, all = allOf(full);
+    curve.reset(referenceFor(data, all), stepsOf(data, all));
     api.log = [];
     checkpoint = null;
     api.model = null;
     setRunning(true);
     say(`Training started: ${curve.numSteps} steps.`);
     const mine = runTrainer(sp, full, { onProgress: batch => {
-      for (const r of batch) { api.log.push(r); curve.push(r); }
-      const s = batch.length && batch[batch.length - 1].samples;
-      if (s) showSamples(s, `samples of the model at step ${curve.loss.raw.length}`);
+      for (const r of batch) { api.log.push(r); if (r.phase === data.phase) curve.push(r); }
       book();
     } });
     run = mine;
+    api.worker = mine.worker; // false: no worker could start, it trains on the main thread in slices
     book();
     try {
       const out = await mine.done;
-      if (run !== mine) throw new Error('stopped');
       checkpoint = out.checkpoint;
       api.model = loadCheckpoint(JSON.parse(checkpoint), null, data.limits);
       showSamples(samplesOf(api.model, data.samples), data.samples.label);
@@ -196,6 +208,7 @@ export function mount(id) {
       run = null;
       r.stop();
       setRunning(false);
+      showNumbers(true);
       say(`Stopped at step ${curve.loss.raw.length} of ${curve.numSteps}.`);
       book();
     },
@@ -230,21 +243,21 @@ export function mount(id) {
       say(`Ignored: ${e.message}`);
     }
     showControls();
-    if (!api.running && !api.log.length) { curve.reset(referenceFor(data, st), stepsOf(data, st)); book(); }
+    if (!api.running && !api.log.length) { curve.reset(referenceFor(data, allOf(st)), stepsOf(data, allOf(st))); book(); }
   });
   ui.addEventListener('input', ev => {
     const k = ev.target.dataset && ev.target.dataset.k, val = ui.querySelector(`#${u}-${k}-val`);
     if (val) val.textContent = ev.target.value;
   });
-  btn.train.addEventListener('click', () => train().catch(e => { if (e.message !== 'stopped') say(`Training failed: ${e.message}`); }));
+  btn.train.addEventListener('click', () => train().catch(e => { if (e.name !== 'AbortError') say(`Training failed: ${e.message}`); }));
   btn.stop.addEventListener('click', () => api.stop());
   btn.download.addEventListener('click', () => api.download());
   if (btn.explore) btn.explore.addEventListener('click', () => api.explore().root.scrollIntoView({ block: 'nearest' }));
 
   keyEl.innerHTML = 'Solid line and dots: your run. Dashed line: the run this chapter computed in Python.';
   showControls();
-  curve.reset(referenceFor(data, st), stepsOf(data, st));
-  showNumbers();
+  curve.reset(referenceFor(data, allOf(st)), stepsOf(data, allOf(st)));
+  showNumbers(true);
   samplesEl.innerHTML = '<p class="mdx-hint">The samples of the model you train appear here.</p>';
   const fallback = root.querySelector('.mdx-fallback');
   if (fallback) fallback.replaceWith(ui); else root.append(ui);

@@ -28,36 +28,39 @@ import math
 
 from ..config import LIMITS, Range, limits_json
 from ..sampling import DECODE_LIMITS
-from .explorer import MODULES as EXPLORER_MODULES
 from .inline import json_for_script, module_code, stylesheet
-from .train_payload import train_payload
+from .training import SETTINGS, train_payload
 
 __all__ = ['KINDS', 'Trainer', 'trainer']
 
-# the trainer's ES modules, each importing only from those before it
-MODULES = (*[m for m in EXPLORER_MODULES if m in ('pyrandom.js', 'engine.js', 'html.js', 'registry.js')],
-           'train.js', 'trainer_markup.js', 'trainer_view.js', 'trainer.js')
+# the trainer's ES modules, each importing only from those before it (worker.js builds the
+# training worker from the first seven: training.py's order)
+MODULES = ('pyrandom.js', 'engine.js', 'grad.js', 'tasks.js', 'spec.js', 'train.js', 'worker.js', 'html.js',
+           'registry.js', 'trainer_markup.js', 'trainer_view.js', 'trainer.js')
 
 
-def _control(k, label, kind, low, high, step, widget='range', hint='', limit=None):
-    """A control's descriptor for the page, its extent inside config.LIMITS[limit or k]."""
-    allowed = LIMITS[limit or k]
+def _control(k, label, kind, low, high, step, widget='range', hint=''):
+    """A control's descriptor for the page (k: train.js's name of the setting), its extent
+    inside config.LIMITS (training.SETTINGS names its entry)."""
+    allowed = LIMITS[SETTINGS[k]]
     allowed.check(low, f"trainer control {k}")
     allowed.check(high, f"trainer control {k}")
     return {'k': k, 'label': label, 'type': widget, 'kind': kind, 'min': low, 'max': high, 'step': step, 'hint': hint}
 
 
 SEED = _control('seed', 'Seed', 'int', 0, 2 ** 32 - 1, 1, 'number', 'shuffles the names and draws the initial weights')
-# What each chapter's trainer offers: its controls, its settings' defaults (the reference's),
-# the settings whose sum is the number of steps, the fixed settings, the samples shown after a run
+# What each chapter's trainer offers: its controls (train.js's settings), their defaults (the
+# chapter's), the settings fixed for it (the rest are the reference's: training.default_settings),
+# the phase its curve shows and the settings whose sum is its steps, the samples after a run
 KINDS = {
     'phase1': {
         'lead': 'Phase 1 in this page: the whole GPT, one name per step, with Adam.',
         'controls': [SEED, _control('steps', 'Steps', 'int', 10, 1000, 10, hint='names to train on, one per step'),
-                     _control('learning_rate', 'Learning rate', 'float', 0.001, 0.05, 0.001,
+                     _control('learningRate', 'Learning rate', 'float', 0.001, 0.05, 0.001,
                               hint='at the first step; it decays linearly to 0')],
-        'defaults': {'seed': 42, 'steps': 1000, 'learning_rate': 0.01},
-        'fixed': {'snc_steps': 0},
+        'defaults': {'seed': 42, 'steps': 1000, 'learningRate': 0.01},
+        'fixed': {'sncSteps': 0},
+        'phase': 1,
         'count': ['steps'],
         'samples': {'kind': 'single', 'count': 10, 'label': 'ten names of the model you trained (temperature 0.5, seeds 0 to 9)'},
     },
@@ -65,24 +68,26 @@ KINDS = {
         'lead': 'Phase 2 in this page: SNC, the planner and the gate over the bus, the trunk frozen.',
         'controls': [_control('cadence', 'Cadence', 'int', 1, 8, 1, hint='a stream posts a note every this many positions'),
                      _control('lag', 'Lag', 'int', 0, 2, 1, hint='rounds before a posted note is readable'),
-                     _control('n_streams', 'Streams', 'int', 2, 4, 1, hint='names trained together per step'),
-                     _control('gate_init', 'Gate start (logit)', 'float', -8.0, 2.0, 0.5,
+                     _control('streams', 'Streams', 'int', 2, 4, 1, hint='names trained together per step'),
+                     _control('gateInit', 'Gate start (logit)', 'float', -8.0, 2.0, 0.5,
                               hint='the gate starts at sigmoid of this: -5 gives 0.0067')],
-        'defaults': {'cadence': 3, 'lag': 0, 'n_streams': 2, 'gate_init': -5.0},
-        'fixed': {'seed': 42, 'steps': 1000, 'snc_steps': 300},
-        'count': ['snc_steps'],
+        'defaults': {'cadence': 3, 'lag': 0, 'streams': 2, 'gateInit': -5.0},
+        'fixed': {},
+        'phase': 2,
+        'count': ['sncSteps'],
         'samples': {'kind': 'parallel', 'count': 5, 'streams': 3,
                     'label': 'five groups of three names decoded in parallel (temperature 0.5, seeds 0 to 4)'},
     },
     'copy': {
         'lead': 'The copy task in this page: phase 2 from a closed or an open gate.',
-        'controls': [_control('gate_init', 'Gate start', 'float', -5.0, 0.0, None, 'select',
+        'controls': [_control('gateInit', 'Gate start', 'float', -5.0, 0.0, None, 'select',
                               'the gate logit phase 2 starts from'),
-                     _control('snc_steps', 'Steps', 'int', 100, 2000, 100, hint='phase-2 steps (the chapter: 2000)')],
-        'defaults': {'gate_init': -5.0, 'snc_steps': 2000},
-        'fixed': {'seed': 0, 'task': 'copy', 'steps': 1000, 'snc_learning_rate': 0.01, 'n_streams': 2, 'cadence': 1, 'lag': 0},
-        'count': ['snc_steps'],
-        'reference_by': 'gate_init',   # one chapter's run per gate start
+                     _control('sncSteps', 'Steps', 'int', 100, 2000, 100, hint='phase-2 steps (the chapter: 2000)')],
+        'defaults': {'gateInit': -5.0, 'sncSteps': 2000},
+        'fixed': {'seed': 0, 'task': 'copy', 'sncLearningRate': 0.01, 'streams': 2, 'cadence': 1, 'lag': 0},
+        'phase': 2,
+        'count': ['sncSteps'],
+        'reference_by': 'gateInit',   # one chapter's run per gate start
         'samples': {'kind': 'parallel', 'count': 5, 'streams': 2,
                     'label': 'five pairs decoded in parallel (temperature 0.5, seeds 0 to 4)'},
     },
@@ -117,8 +122,14 @@ class Trainer:
         return self.html
 
 
+# significant digits the page gets of the chapter's runs: a curve a few hundred pixels high
+# needs four; six keep each number within 5e-6 of the chapter's (and a page light: chapter
+# 13's two runs of 2,000 steps take 64 kB instead of 144 kB)
+DIGITS = 6
+
+
 def _check_series(values, what, low=None, high=None):
-    """A list of finite floats (low <= v <= high), at least one."""
+    """A list of finite floats (low <= v <= high), at least one, rounded to DIGITS significant digits."""
     if isinstance(values, (str, bytes, dict)) or not hasattr(values, '__iter__'):
         raise ValueError(f"trainer: {what} must be a list of numbers, got {type(values).__name__}")
     out = []
@@ -128,7 +139,7 @@ def _check_series(values, what, low=None, high=None):
         v = float(v)
         if not math.isfinite(v) or (low is not None and v < low) or (high is not None and v > high):
             raise ValueError(f"trainer: {what}[{i}] must be a finite number in [{low}, {high}], got {v!r}")
-        out.append(v)
+        out.append(float(f'{v:.{DIGITS}g}'))
     if not out:
         raise ValueError(f"trainer: {what} is empty")
     return out
@@ -151,7 +162,7 @@ def _check_run(run, kind, where='reference'):
 
 def _check_reference(reference, kind):
     """The chapter's runs as [[value, run], ...]: one run (value None), or, where KINDS[kind]
-    has 'reference_by' (the copy task's gate_init), a dict {each option's value: its run}."""
+    has 'reference_by' (the copy task's gateInit), a dict {each option's value: its run}."""
     by = KINDS[kind].get('reference_by')
     if by is None:
         return [[None, _check_run(reference, kind)]]
@@ -195,7 +206,9 @@ def trainer(kind, reference, *, title=None, settings=None, explore=False):
 
     reference: the run the chapter computed in Python, drawn under the reader's: {'loss':
     per-step losses} in phase 1, and {'loss': ..., 'gate': per-step gate} in phase 2; for
-    'copy', one such run per gate start, {-5.0: run, 0.0: run}.
+    'copy', one such run per gate start, {-5.0: run, 0.0: run}. Each is what the page computes
+    with the chapter's settings (KINDS[kind]'s defaults and fixed settings over
+    training.default_settings), so the two curves lie on each other.
     settings: the controls' initial values (KINDS[kind]'s controls; default the reference's).
     explore: offer "Explore what you trained" (the page has an explorer of this model's shape).
     Returns a `Trainer` (display it, or take `.html`). Anything that does not fit is a one-line
@@ -212,12 +225,12 @@ def trainer(kind, reference, *, title=None, settings=None, explore=False):
     ref = _check_reference(reference, kind)
     s = _check_settings(settings, kind)
     payload = {'title': title, 'lead': spec['lead'], 'controls': spec['controls'], 'settings': s, 'fixed': spec['fixed'],
-               'count': spec['count'], 'samples': spec['samples'],
+               'phase': spec['phase'], 'count': spec['count'], 'samples': spec['samples'],
                'reference': {'by': spec.get('reference_by'), 'runs': ref}, 'explore': explore, 'file': kind,
-               'limits': limits_json(DECODE_LIMITS), 'train': train_payload(kind)}
+               'limits': limits_json(DECODE_LIMITS), 'train': train_payload()}
     data = json_for_script(payload)
     code = module_code(MODULES)
-    css = stylesheet('explorer.css').replace('.microdnb-explorer', '.microdnb-trainer') + '\n' + stylesheet('trainer.css')
+    css = stylesheet('page.css').replace('.microdnb-explorer', '.microdnb-trainer') + '\n' + stylesheet('trainer.css')
     uid = 't' + hashlib.sha256('\0'.join((data, code, css)).encode()).hexdigest()[:16]
     fallback = (f'<div class="mdx-fallback"><p><strong>{html.escape(title)}</strong></p>'
                 f'<p>This trainer trains the model in the page and needs JavaScript (in Jupyter: run the cell, or '

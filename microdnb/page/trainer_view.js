@@ -19,7 +19,8 @@ const ALPHA = 2 / 51; // as the chapter's 50-step moving average
 // A series: raw values and their EMA, extended as records arrive
 const series = values => ({ raw: values, smooth: ema(values, ALPHA) });
 
-// The canvas's colours: the explorer's CSS variables, so the curve follows the page's theme
+// The canvas's colours: page.css's variables, so the curve follows the page's theme (read
+// at most once a second: getComputedStyle makes the browser apply pending style changes)
 function palette(el) {
   const cs = getComputedStyle(el), v = k => cs.getPropertyValue(k).trim();
   return { fg: v('--mdx-fg'), muted: v('--mdx-muted'), line: v('--mdx-line'), live: v('--mdx-with'),
@@ -54,17 +55,25 @@ function polyline(ctx, pts, map, color, width, dash = []) {
   ctx.setLineDash([]);
 }
 
+// One small square per step, faint, filled as one path (one fill for thousands of dots)
 function dots(ctx, pts, map, color) {
   ctx.fillStyle = color;
   ctx.globalAlpha = 0.22;
-  pts.forEach((v, s) => ctx.fillRect(map.x(s) - 1, map.y(v) - 1, 2, 2));
+  ctx.beginPath();
+  pts.forEach((v, s) => ctx.rect(map.x(s) - 1, map.y(v) - 1, 2, 2));
+  ctx.fill();
   ctx.globalAlpha = 1;
 }
 
+// The range of the values of `lists`, widened to whole multiples of `unit` (a power of ten
+// near a tenth of the span), so that it changes seldom as a run adds values: each change
+// redraws the background
 const extent = lists => {
   let lo = Infinity, hi = -Infinity;
   for (const l of lists) for (const v of l) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  return lo > hi ? [0, 1] : lo === hi ? [lo - 0.5, hi + 0.5] : [lo, hi];
+  if (lo > hi) return [0, 1];
+  const unit = 10 ** Math.floor(Math.log10(Math.max(hi - lo, Math.abs(hi) * 1e-3, 1e-9)) - 1);
+  return [Math.floor(lo / unit) * unit, Math.ceil(hi / unit) * unit + (lo === hi ? unit : 0)];
 };
 
 // The curve of one trainer: reset(reference, numSteps) before a run, push(record) per step
@@ -84,6 +93,7 @@ export class Curve {
     this.gate = series([]);
     this.numSteps = numSteps;
     this.last = null;
+    this.bgKey = null;
     this.dirty = true;
   }
 
@@ -98,32 +108,50 @@ export class Curve {
     if (!this.dirty) return false;
     this.dirty = false;
     ema(this.loss.raw, ALPHA, this.loss.smooth);
-    this.gate.smooth = this.gate.raw; // the gate is not noisy: drawn as it is
     const c = this.canvas, dpr = window.devicePixelRatio || 1, w = c.clientWidth || 640, h = c.clientHeight || 260;
     if (c.width !== Math.round(w * dpr)) { c.width = Math.round(w * dpr); c.height = Math.round(h * dpr); }
-    const ctx = c.getContext('2d'), p = palette(this.root);
+    if (!this.p || performance.now() - this.pAt > 1000) { this.p = palette(this.root); this.pAt = performance.now(); }
+    const ctx = c.getContext('2d'), p = this.p, { m, g } = this.background(p, w, h, dpr);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(this.bg, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    dots(ctx, this.loss.raw, m, p.live);
+    polyline(ctx, this.loss.smooth, m, p.live, 2.5);
+    if (g) polyline(ctx, this.gate.raw, g, p.live, 2.5);
+    return true;
+  }
+
+  // The axes and the chapter's run, drawn once into an offscreen canvas and copied each frame
+  // (thousands of dots and a dashed line cost a frame's budget): drawn again only when the
+  // size, the theme or the ranges change (the reader's run leaving the chapter's range).
+  // Returns the maps from (step, value) to the canvas, {m: the loss panel, g: the gate's}.
+  background(p, w, h, dpr) {
+    const xMax = Math.max(this.numSteps, this.refLoss.raw.length) - 1, split = this.hasGate ? 0.62 : 1;
+    const [lo, hi] = extent([this.refLoss.raw, this.loss.raw]), [glo, ghi] = extent([this.refGate.raw, this.gate.raw]);
+    const key = JSON.stringify([w, h, dpr, xMax, lo, hi, glo, ghi, p, this.hasGate]);
+    if (key === this.bgKey) return this.maps;
+    this.bg = this.bg || document.createElement('canvas');
+    this.bg.width = this.canvas.width;
+    this.bg.height = this.canvas.height;
+    const ctx = this.bg.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = p.bg;
     ctx.fillRect(0, 0, w, h);
-    const xMax = Math.max(this.numSteps, this.refLoss.raw.length) - 1, split = this.hasGate ? 0.62 : 1;
-    const [lo, hi] = extent([this.refLoss.raw, this.loss.raw]);
     const m = panel(ctx, p, [46, w - 8, 6, h * split - (this.hasGate ? 14 : 22)],
       { lo: Math.max(0, lo), hi: Math.min(hi, 6), label: 'loss (dots: each step; line: moving average)', xMax });
     dots(ctx, this.refLoss.raw, m, p.ref);
-    dots(ctx, this.loss.raw, m, p.live);
     polyline(ctx, this.refLoss.smooth, m, p.ref, 2, [6, 4]);
-    polyline(ctx, this.loss.smooth, m, p.live, 2.5);
+    let g = null;
     if (this.hasGate) {
-      const [glo, ghi] = extent([this.refGate.raw, this.gate.raw]);
-      const pad = (ghi - glo) * 0.08 || 0.001;
-      const g = panel(ctx, p, [46, w - 8, h * split + 2, h - 22], { lo: Math.max(0, glo - pad), hi: Math.min(1, ghi + pad), label: 'gate', xMax });
+      g = panel(ctx, p, [46, w - 8, h * split + 2, h - 22], { lo: Math.max(0, glo), hi: Math.min(1, ghi), label: 'gate', xMax });
       polyline(ctx, this.refGate.raw, g, p.ref, 2, [6, 4]);
-      polyline(ctx, this.gate.raw, g, p.live, 2.5);
     }
     ctx.fillStyle = p.muted;
     ctx.textAlign = 'center';
     ctx.fillText(`step (0 to ${xMax + 1})`, w / 2, h - 6);
-    return true;
+    this.bgKey = key;
+    this.maps = { m, g };
+    return this.maps;
   }
 
   // What the run has reached, for the numbers beside the curve and the canvas's description:
