@@ -91,3 +91,22 @@ def test_the_files_it_inlines_are_package_data():
     for name in (*MODULES, 'page.css', 'explorer.css'):
         rel = (PAGE_DIR / name).relative_to(REPO / 'microdnb').as_posix()
         assert (PAGE_DIR / name).is_file() and any(fnmatch.fnmatch(rel, g) for g in globs), rel
+
+
+def test_inliner_reexports_and_keeps_each_modules_source():
+    """engine.js re-exports settings.js's checks (`export {..} from`): the joined script
+    declares each name once and engine's exports include them; every module's source is a
+    function (__mdx_src_x) the trainer's worker is built from."""
+    import re
+    from microdnb.page.inline import module_code
+    code = module_code(['pyrandom.js', 'settings.js', 'engine.js'])
+    engine = code[code.index('const __mdx_src_engine'):]
+    declared = [n.strip() for group in re.findall(r'const \{([^}]*)\} = __mdx_settings;', engine) for n in group.split(',')]
+    assert sorted(declared) == sorted(set(declared)) and {'checkSettings', 'startId', 'rangeOf'} <= set(declared)
+    exported = re.search(r'return \{([^}]*)\};\n\};\nconst __mdx_engine = __mdx_src_engine\(\);', engine).group(1)
+    assert {'checkNumber', 'checkStart', 'forcedBy', 'perStream', 'rangeOf', 'startId', 'decode'} <= \
+        {n.strip() for n in exported.split(',')}
+    for name in ('pyrandom', 'settings', 'engine'):
+        assert f'const __mdx_{name} = __mdx_src_{name}();' in code
+    with pytest.raises(RuntimeError, match="imports .* from 'settings.js', which does not export them"):
+        module_code(['pyrandom.js', 'engine.js'])

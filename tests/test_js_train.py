@@ -7,8 +7,10 @@ Chromium (the page of js_page.py, every module served beside it).
   1e-10 relative (per matrix: max|js - numpy| / max|numpy|, or absolute 1e-16 for a gradient
   that is zero but for rounding), all in one evaluate call.
 * Loss traces: 200 steps of each phase, from the same seed, equal to train_phase1 /
-  train_phase2's to 1e-9 relative: the reference settings, a 2-layer model over a 3-stream bus
-  with lag 1, and Part III's copy task from an open gate.
+  train_phase2's to 1e-9 relative (losses, learning rates, gate): the reference settings, and
+  Part III's copy task from an open gate with the study's held-out names; 40 steps of a
+  narrower 2-layer model with another block size over a 3-stream bus with lag 1, and of the
+  split and independent tasks.
 * replicate: the lines of reference.replicate(engine='numpy') on several seeds and step
   counts, and the default run (seed 42, 1000 + 300 steps) in full, all 41 lines.
 """
@@ -114,17 +116,21 @@ def test_gradients_equal_numpy(page):
 # ---------------------------------------------------------------- loss traces
 
 TRACES = {
-    'reference': ({'seed': 7}, {}, BusConfig(2, 3, 0), 'names'),
-    'deeper, lag 1': ({'seed': 3, 'n_layer': 2, 'n_head': 2, 'streams': 3, 'cadence': 2, 'lag': 1},
-                      {'n_layer': 2, 'n_head': 2}, BusConfig(3, 2, 1), 'names'),
-    'copy task, open gate': ({'seed': 11, 'task': 'copy', 'gateInit': 2.0, 'cadence': 1},
-                             {'gate_init': 2.0}, BusConfig(2, 1, 0), 'copy'),
+    'reference': ({'seed': 7}, {}, BusConfig(2, 3, 0), 'names'),   # (settings, ModelConfig, bus, task)
+    'deeper, lag 1': ({'seed': 3, 'n_layer': 2, 'n_head': 2, 'n_embd': 8, 'block_size': 10, 'streams': 3,
+                       'cadence': 2, 'lag': 1}, {'n_layer': 2, 'n_head': 2, 'n_embd': 8, 'block_size': 10},
+                      BusConfig(3, 2, 1), 'names'),
+    'copy task, open gate, held out': ({'seed': 11, 'task': 'copy', 'gateInit': 2.0, 'cadence': 1, 'heldout': 2000,
+                                        'sncLearningRate': 0.01}, {'gate_init': 2.0}, BusConfig(2, 1, 0), 'copy'),
+    'split task': ({'seed': 12, 'task': 'split', 'streams': 3}, {}, BusConfig(3, 3, 0), 'split'),
+    'independent task': ({'seed': 13, 'task': 'independent', 'streams': 3}, {}, BusConfig(3, 3, 0), 'independent'),
 }
 
 
 def numpy_trace(settings, model, bcfg, task, steps):
-    tcfg = TrainConfig(steps=steps, snc_steps=steps)
+    tcfg = TrainConfig(steps=steps, snc_steps=steps, snc_learning_rate=settings.get('sncLearningRate', 0.005))
     docs, tok, cfg, params, rng = reference.setup(settings['seed'], None, 'numpy', **model)
+    docs = docs[:len(docs) - settings.get('heldout', 0)]   # the study's split
     groups_fn = None
     if task != 'names':  # the page draws the task's groups from the generator that drew the weights
         groups = [tasks.encode_group(task, g, tok)
@@ -142,7 +148,7 @@ def numpy_trace(settings, model, bcfg, task, steps):
 @pytest.mark.parametrize('name', TRACES)
 def test_loss_traces_equal_numpy(page, name):
     settings, model, bcfg, task = TRACES[name]
-    steps = 200
+    steps = 200 if name in ('reference', 'copy task, open gate, held out') else 40
     js = run(page, "const t = new M.Trainer(spec, arg); while (t.step()); return t.log;",
              {**settings, 'steps': steps, 'sncSteps': steps})
     want = numpy_trace(settings, model, bcfg, task, steps)

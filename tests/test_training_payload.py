@@ -72,3 +72,6 @@ def test_other_refusals():
         with pytest.raises(ValueError, match=match):
             train_payload(settings)
     assert check_settings({'task': 'copy', 'gateInit': 2})['gateInit'] == 2.0
+    assert train_payload({'heldout': 32032})['limits']['heldout']['text'] == 'an integer in [0, 32032]'
+    with pytest.raises(ValueError, match=r'^heldout must be an integer in \[0, 2\], got 3$'):
+        train_payload({'heldout': 3}, docs=['ab', 'cd', 'ef'])

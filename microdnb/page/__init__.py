@@ -4,6 +4,7 @@
                      views, a static fallback), the same bytes on the static site and in JupyterLab
   inline.py          the ES modules joined into one inline script, without a bundler
   pyrandom.js        CPython's random.Random (MT19937, random(), choices), bit for bit
+  settings.js        a decode's settings checked (checkNumber: the one checker), engine.js re-exports them
   engine.js          inference as the numpy engine does it, one position at a time; checkpoints
                      in (loadCheckpoint) and out (checkpointText)
   explorer_views.js  the views: pure functions from a decode to HTML

@@ -50,8 +50,8 @@ from .inline import json_for_script, module_code, stylesheet
 __all__ = ['BUS_PARTS', 'Explorer', 'PARTS', 'RANGES', 'explorer', 'explorer_page']
 
 # the explorer's ES modules, each importing only from those before it
-MODULES = ('pyrandom.js', 'engine.js', 'html.js', 'explorer_views.js', 'explorer_state.js', 'explorer_markup.js',
-           'explorer_render.js', 'registry.js', 'explorer.js')
+MODULES = ('pyrandom.js', 'settings.js', 'engine.js', 'html.js', 'explorer_views.js', 'explorer_state.js',
+           'explorer_markup.js', 'explorer_render.js', 'registry.js', 'explorer.js')
 # What the controls offer (and `settings` may ask for), within config.LIMITS (a test keeps them
 # there). The page gets both, as its payload's 'ranges' and 'limits' (config.limits_json):
 # the controls' extent, and what x.decode(settings) accepts.

@@ -15,7 +15,7 @@
 // that flows into a key/value or a note from later positions has arrived before the slot
 // that made it is reached (vector/model.py's rule for blocks).
 
-import { paramShapes } from './engine.js';
+import { gateValue, paramShapes } from './engine.js';
 
 const NORM_EPS = 1e-5; // vector/layers.py NORM_EPS
 
@@ -135,6 +135,11 @@ export class Net {
     const N = rows * T, NL = N * L, M = Math.max(1, noteSlots);
     Object.assign(this, { cfg, E, L, T, F, H, hd: E / H, V: cfg.vocab_size, D: cfg.notes_dim, rows, M });
     this.lay = layout(cfg);
+    // each layer's weights' offsets, looked up once (no string keys in the hot loops)
+    this.lw = Array.from({ length: L }, (_, li) => {
+      const o = name => this.lay.off[`layer${li}.${name}`];
+      return { wq: o('attn_wq'), wk: o('attn_wk'), wv: o('attn_wv'), wo: o('attn_wo'), fc1: o('mlp_fc1'), fc2: o('mlp_fc2') };
+    });
     this.theta = new Float64Array(this.lay.size);
     this.grad = new Float64Array(this.lay.size);
     const f = n => new Float64Array(n);
@@ -153,13 +158,12 @@ export class Net {
     this.dx = f(E); this.dxn = f(E); this.dh = f(F); this.dq = f(E); this.dq2 = f(E);
     this.dw = f(Math.max(T, M)); this.dlog = f(this.V); this.dnote = f(this.D); this.dhid = f(E);
     this.gate = 0;
+    const g = this.lay.off.snc_gate;
+    this.gateModel = { params: { snc_gate: { data: this.theta.subarray(g, g + 1) } } };
   }
 
-  // Before a forward: the gate sigmoid(logit) as vector.gate_value computes it
-  begin() {
-    const g = this.theta[this.lay.off.snc_gate];
-    this.gate = g < -700 ? Math.exp(g) : 1 / (1.0 + Math.exp(-g));
-  }
+  // Before a forward: the gate sigmoid(logit), engine.js's gateValue of the logit in theta
+  begin() { this.gate = gateValue(this.gateModel); }
 
   // Before a backward: zero the gradients of the cache and of the notes
   zeroFlow() { this.dK.fill(0); this.dV.fill(0); this.dnk.fill(0); this.dnv.fill(0); }
@@ -175,15 +179,15 @@ export class Net {
     const xin = this.xin;
     this.s0[i] = rmsnorm(this.emb, xo, E, xin, i * L * E);
     for (let li = 0; li < L; li++) {
-      const k = i * L + li, ko = k * E, p = `layer${li}.`;
+      const k = i * L + li, ko = k * E, lw = this.lw[li];
       // 1) self-attention over this row's positions 0..pos (the cache)
       this.s1[k] = rmsnorm(xin, ko, E, this.xn, ko);
       const cb = (li * N + row * T) * E; // this row's cache, position 0
-      mv(P, off[p + 'attn_wq'], E, E, this.xn, ko, this.q, ko);
-      mv(P, off[p + 'attn_wk'], E, E, this.xn, ko, this.K, cb + pos * E);
-      mv(P, off[p + 'attn_wv'], E, E, this.xn, ko, this.Vc, cb + pos * E);
+      mv(P, lw.wq, E, E, this.xn, ko, this.q, ko);
+      mv(P, lw.wk, E, E, this.xn, ko, this.K, cb + pos * E);
+      mv(P, lw.wv, E, E, this.xn, ko, this.Vc, cb + pos * E);
       attend(H, hd, this.q, ko, this.K, this.Vc, cb, null, 0, pos + 1, this.w, k * H * T, this.a, ko);
-      mv(P, off[p + 'attn_wo'], E, E, this.a, ko, this.xatt, ko);
+      mv(P, lw.wo, E, E, this.a, ko, this.xatt, ko);
       for (let j = 0; j < E; j++) this.xatt[ko + j] += xin[ko + j];
       // SNC: gated cross-attention over the notes read, between self-attention and the MLP
       if (nr) {
@@ -196,11 +200,11 @@ export class Net {
       }
       // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
       this.s2[k] = rmsnorm(this.xmid, ko, E, this.xn2, ko);
-      mv(P, off[p + 'mlp_fc1'], F, E, this.xn2, ko, this.h, k * F);
+      mv(P, lw.fc1, F, E, this.xn2, ko, this.h, k * F);
       const out = li + 1 < L ? xin : this.hidden, oo = li + 1 < L ? ko + E : xo;
       for (let j = 0; j < E; j++) {
         let s = 0;
-        for (let m = 0, wo = off[p + 'mlp_fc2'] + j * F; m < F; m++) s += P[wo + m] * Math.max(this.h[k * F + m], 0.0);
+        for (let m = 0, wo = lw.fc2 + j * F; m < F; m++) s += P[wo + m] * Math.max(this.h[k * F + m], 0.0);
         out[oo + j] = s + this.xmid[ko + j];
       }
     }
@@ -260,21 +264,21 @@ export class Net {
     if (dhidden) for (let j = 0; j < E; j++) dx[j] += dhidden[j];
     const dh = this.dh, dxn = this.dxn, nr = this.nread[i];
     for (let li = L - 1; li >= 0; li--) {
-      const k = i * L + li, ko = k * E, p = `layer${li}.`, ho = k * F;
+      const k = i * L + li, ko = k * E, lw = this.lw[li], ho = k * F;
       // MLP
       for (let m = 0; m < F; m++) dh[m] = 0;
-      mvtAdd(P, off[p + 'mlp_fc2'], E, F, dx, 0, dh, 0);
+      mvtAdd(P, lw.fc2, E, F, dx, 0, dh, 0);
       for (let m = 0; m < F; m++) if (!(this.h[ho + m] > 0)) dh[m] = 0;
       if (trunk) {
-        const g2 = off[p + 'mlp_fc2'];
+        const g2 = lw.fc2;
         for (let j = 0; j < E; j++) {
           const d = dx[j];
           for (let m = 0, o = g2 + j * F; m < F; m++) G[o + m] += d * Math.max(this.h[ho + m], 0.0);
         }
-        outerAdd(G, off[p + 'mlp_fc1'], F, E, dh, 0, this.xn2, ko);
+        outerAdd(G, lw.fc1, F, E, dh, 0, this.xn2, ko);
       }
       dxn.fill(0);
-      mvtAdd(P, off[p + 'mlp_fc1'], F, E, dh, 0, dxn, 0);
+      mvtAdd(P, lw.fc1, F, E, dh, 0, dxn, 0);
       rmsnormBackAdd(dxn, 0, this.xmid, ko, this.s2[k], E, dx, 0);
       // SNC: x_mid = x_att + gate * snc_wo(attention(snc_wq x_att, notes))
       if (nr) {
@@ -294,22 +298,22 @@ export class Net {
       }
       if (!trunk && li === 0) return;
       // self-attention: x_att = wo(attention(q, k, v)) + x_in
-      if (trunk) outerAdd(G, off[p + 'attn_wo'], E, E, dx, 0, this.a, ko);
+      if (trunk) outerAdd(G, lw.wo, E, E, dx, 0, this.a, ko);
       dxn.fill(0);
-      mvtAdd(P, off[p + 'attn_wo'], E, E, dx, 0, dxn, 0);
+      mvtAdd(P, lw.wo, E, E, dx, 0, dxn, 0);
       const cb = (li * N + row * T) * E, co = cb + pos * E;
       attendBack(H, hd, dxn, 0, this.q, ko, this.K, this.Vc, this.dK, this.dV, cb, null, 0, pos + 1,
                  this.w, k * H * T, this.dw, this.dq);
       // this position's own key and value have now received every later position's gradient
       if (trunk) {
-        outerAdd(G, off[p + 'attn_wq'], E, E, this.dq, 0, this.xn, ko);
-        outerAdd(G, off[p + 'attn_wk'], E, E, this.dK, co, this.xn, ko);
-        outerAdd(G, off[p + 'attn_wv'], E, E, this.dV, co, this.xn, ko);
+        outerAdd(G, lw.wq, E, E, this.dq, 0, this.xn, ko);
+        outerAdd(G, lw.wk, E, E, this.dK, co, this.xn, ko);
+        outerAdd(G, lw.wv, E, E, this.dV, co, this.xn, ko);
       }
       dxn.fill(0);
-      mvtAdd(P, off[p + 'attn_wq'], E, E, this.dq, 0, dxn, 0);
-      mvtAdd(P, off[p + 'attn_wk'], E, E, this.dK, co, dxn, 0);
-      mvtAdd(P, off[p + 'attn_wv'], E, E, this.dV, co, dxn, 0);
+      mvtAdd(P, lw.wq, E, E, this.dq, 0, dxn, 0);
+      mvtAdd(P, lw.wk, E, E, this.dK, co, dxn, 0);
+      mvtAdd(P, lw.wv, E, E, this.dV, co, dxn, 0);
       rmsnormBackAdd(dxn, 0, this.xin, ko, this.s1[k], E, dx, 0);
     }
     // the embedding: x0 = rmsnorm(wte[token] + wpe[pos])

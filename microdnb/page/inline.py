@@ -4,9 +4,11 @@ The package's ES modules (the .js files beside this one) are joined into one scr
 inline ``<script type="module">``: each module is wrapped in a function that returns its
 exports (``const __mdx_src_x = () => {...}; const __mdx_x = __mdx_src_x();``), and its
 ``import { a, b } from './x.js'`` becomes ``const { a, b } = __mdx_x``, read from a module
-wrapped before it. The functions' text is the modules' source at run time: worker.js makes
-the trainer's Web Worker from it (Function.prototype.toString), so the worker needs no file. Only those two forms of import and export are allowed,
-so the inliner stays a few regular expressions (and says so when a module uses another).
+wrapped before it (``export { a, b } from './x.js'`` likewise, its names also exported).
+The wrapping functions' text is the modules' source at run time: worker.js makes the
+trainer's Web Worker from it (Function.prototype.toString), so the worker needs no file.
+Only those forms of import and export are allowed, so the inliner stays a few regular
+expressions (and says so when a module uses another).
 """
 import json
 import re
@@ -15,6 +17,7 @@ from pathlib import Path
 PAGE_DIR = Path(__file__).resolve().parent
 
 _IMPORT = re.compile(r"^import \{([^}]*)\}\s*from '\./([\w.]+)';[ \t]*$", re.MULTILINE)
+_REEXPORT = re.compile(r"^export \{([^}]*)\}\s*from '\./([\w.]+)';[ \t]*$", re.MULTILINE)
 _EXPORT = re.compile(r"^export (?=(?:async\s+)?(?:function\*?|class|const|let)\s+([A-Za-z_$][\w$]*))", re.MULTILINE)
 
 
@@ -31,13 +34,20 @@ def module_code(modules):
     for file in modules:
         src = (PAGE_DIR / file).read_text(encoding='utf-8')
 
-        def imported(m, file=file):
+        declared, passed_on = set(), set()
+
+        def imported(m, file=file, passing=False):
             names, source = [n.strip() for n in m.group(1).split(',') if n.strip()], m.group(2)
             if source not in exports or not set(names) <= exports[source]:
                 raise RuntimeError(f"{file}: imports {names} from {source!r}, which does not export them")
-            return f"const {{ {', '.join(names)} }} = __mdx_{source[:-3]};"
+            if passing:  # export { a } from './x.js': exported, and declared unless imported too
+                passed_on.update(names)
+                names = [n for n in names if n not in declared]
+            declared.update(names)
+            return f"const {{ {', '.join(names)} }} = __mdx_{source[:-3]};" if names else ''
         body = _IMPORT.sub(imported, src)
-        exports[file] = set(_EXPORT.findall(body))
+        body = _REEXPORT.sub(lambda m: imported(m, passing=True), body)
+        exports[file] = set(_EXPORT.findall(body)) | passed_on
         body = _EXPORT.sub('', body)
         if re.search(r'^\s*(import|export)\b', body, re.MULTILINE) or re.search(r'</script|<!--', body, re.IGNORECASE):
             raise RuntimeError(f"{file}: an import/export form the inliner does not handle, or '</script'")

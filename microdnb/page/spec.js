@@ -10,12 +10,13 @@
 //   names     the 32,033 names in names.txt's order (the trainer shuffles them by seed)
 //   defaults  the reference run's settings; limits: name -> {kind, low, high, ..., text}
 
-import { checkNumber, paramShapes } from './engine.js';
+import { paramShapes } from './engine.js';
+import { checkNumber } from './settings.js';
 import { TASKS } from './tasks.js';
 
 // the settings a run takes, each checked against limits[name]
 const NUMBERS = ['seed', 'steps', 'sncSteps', 'learningRate', 'sncLearningRate', 'n_layer', 'n_head', 'n_embd',
-                 'cadence', 'lag', 'streams', 'gateInit', 'temperature'];
+                 'block_size', 'cadence', 'lag', 'streams', 'gateInit', 'heldout', 'temperature'];
 
 // The payload (JSON) -> spec. Names come gzipped and base64-encoded; every current browser
 // unpacks gzip with DecompressionStream.
@@ -45,7 +46,8 @@ export function trainSettings(spec, settings = {}) {
   for (const k of NUMBERS) checkNumber(k, s[k], spec.limits[k]);
   if (s.n_embd % s.n_head) throw new Error(`n_head must divide n_embd (${s.n_embd}), got ${s.n_head}`);
   if (!TASKS.includes(s.task)) throw new Error(`task must be one of ${TASKS.join(', ')}, got ${JSON.stringify(s.task)}`);
-  const shapes = paramShapes({ ...spec.cfg, vocab_size: spec.uchars.length + 1, n_layer: s.n_layer, n_embd: s.n_embd });
+  const shapes = paramShapes({ ...spec.cfg, vocab_size: spec.uchars.length + 1, n_layer: s.n_layer, n_embd: s.n_embd,
+                               block_size: s.block_size });
   const n = Object.values(shapes).reduce((sum, [r, c]) => sum + r * c, 0); // ModelConfig.n_params
   if (n > spec.maxParams) throw new Error(`n_layer ${s.n_layer} and n_embd ${s.n_embd} make ${n} parameters, over the limit of ${spec.maxParams}`);
   return s;

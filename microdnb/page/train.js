@@ -7,7 +7,8 @@
 // The API (the trainer UI and tests code against these names):
 //   new Trainer(spec, settings)  spec: specFrom(payload) (spec.js); settings: trainSettings's
 //                                (seed, steps, sncSteps, learningRate, sncLearningRate, n_layer,
-//                                n_head, n_embd, cadence, lag, streams, gateInit, task, temperature)
+//                                n_head, n_embd, block_size, cadence, lag, streams, gateInit, task,
+//                                heldout, temperature)
 //     .step()         one Adam step: {phase, step, num_steps, loss, lr, gate} (gate in phase 2,
 //                     as vector.train_phase2's callback), or null when both phases are done
 //     .done           true once both phases have run
@@ -76,35 +77,56 @@ export function initParams(net, rng) {
   }
 }
 
+// vector.model.check_tokens for each sequence, and that the net has the cache rows they need
+function checkSeqs(net, seqs, rowsPer, what) {
+  if (!Array.isArray(seqs) || !seqs.length || seqs.length * rowsPer > net.rows) {
+    throw new Error(`${what} must be a non-empty list of at most ${Math.floor(net.rows / rowsPer)} token lists (the net's rows)`);
+  }
+  seqs.forEach((t, b) => {
+    if (!Array.isArray(t) || t.length < 2 || !t.every(x => Number.isInteger(x) && x >= 0 && x < net.V)) {
+      throw new Error(`${what}[${b}] must be a list of at least 2 token ids in 0..${net.V - 1}`);
+    }
+  });
+}
+
 // The mean over documents of each one's mean next-token loss; gradients of the trunk in net.grad
 // (vector.loss.docs_loss_and_grads; net needs one cache row per document)
 export function docsLoss(net, docs) {
-  const B = docs.length, ns = docs.map(t => Math.min(net.T, t.length - 1));
+  checkSeqs(net, docs, 1, 'docs');
+  const B = docs.length, T = net.T;
   net.grad.fill(0);
   net.begin();
   let loss = 0;
-  docs.forEach((tok, b) => {
+  for (let b = 0; b < B; b++) {
+    const tok = docs[b], n = Math.min(T, tok.length - 1);
     let s = 0;
-    for (let t = 0; t < ns[b]; t++) s += net.loss(net.forward(b, t, tok[t]), tok[t + 1]);
-    loss += s * (1 / ns[b]);
-  });
+    for (let t = 0; t < n; t++) s += net.loss(net.forward(b, t, tok[t]), tok[t + 1]);
+    loss += s * (1 / n);
+  }
   net.zeroFlow();
-  docs.forEach((tok, b) => {
-    for (let t = ns[b] - 1; t >= 0; t--) net.backward(b, t, tok[t], tok[t + 1], 1 / ns[b] / B, null, true);
-  });
+  for (let b = 0; b < B; b++) {
+    const tok = docs[b], n = Math.min(T, tok.length - 1);
+    for (let t = n - 1; t >= 0; t--) net.backward(b, t, tok[t], tok[t + 1], 1 / n / B, null, true);
+  }
   return loss / B;
 }
 
 // Streams decoded together through the bus, teacher forced (vector.loss.streams_loss_and_grads):
 // their mean next-token loss, and in net.grad the gradients of SNC + planner, and of the trunk
 // too if `trunk`. Rounds in order, a round's live streams in order: with lag 0 a stream reads
-// what earlier streams posted this round. net needs 2 rows per stream (the plan seeds' caches).
+// what earlier streams posted this round. net needs 2 rows per stream (the plan seeds' caches)
+// and 1 + block_size / cadence bus slots per stream.
 export function streamsLoss(net, streams, cadence, lag, trunk) {
+  checkSeqs(net, streams, 2, 'streams');
   const S = streams.length, T = net.T, Q = 1 + Math.floor(T / cadence);
-  const lengths = streams.map(t => Math.min(T, t.length - 1)), maxLen = Math.max(...lengths);
-  const round = net.busRound || (net.busRound = new Float64Array(net.M));
-  const reads = net.busReads || (net.busReads = new Int32Array(net.M));
-  const count = new Int32Array(S), order = [];
+  if (!(Number.isInteger(cadence) && cadence >= 1 && Number.isInteger(lag) && lag >= 0 && S * Q <= net.M)) {
+    throw new Error(`cadence must be an integer >= 1 and lag >= 0, with ${S} x ${Q} bus slots at most the net's ${net.M}`);
+  }
+  const bus = net.bus || (net.bus = { round: new Float64Array(net.M), reads: new Int32Array(net.M),
+                                      count: new Int32Array(net.rows), order: new Int32Array(3 * net.rows * T) });
+  const { round, reads, count, order } = bus;
+  let maxLen = 0;
+  for (let s = 0; s < S; s++) maxLen = Math.max(maxLen, Math.min(T, streams[s].length - 1));
   net.grad.fill(0);
   net.begin();
   // the planner: each stream's bus starts with the plan seed of its first token (trunk only)
@@ -113,10 +135,10 @@ export function streamsLoss(net, streams, cadence, lag, trunk) {
     round[s * Q] = SEED_ROUND;
     count[s] = 1;
   }
-  let total = 0, nTokens = 0;
+  let total = 0, nTokens = 0, nOrder = 0;
   for (let t = 0; t < maxLen; t++) {
     for (let s = 0; s < S; s++) {
-      if (t >= lengths[s]) continue;
+      if (t >= Math.min(T, streams[s].length - 1)) continue;
       let nr = 0; // other streams' notes, stream by stream, oldest first, of round + lag <= t
       for (let u = 0; u < S; u++) {
         if (u === s) continue;
@@ -131,12 +153,12 @@ export function streamsLoss(net, streams, cadence, lag, trunk) {
         net.post(slot, i, 'notes_proj');
         round[slot] = t;
       }
-      order.push(s, t, slot);
+      order[nOrder++] = s; order[nOrder++] = t; order[nOrder++] = slot;
     }
   }
   const scale = nTokens ** -1;
   net.zeroFlow();
-  for (let o = order.length - 3; o >= 0; o -= 3) {
+  for (let o = nOrder - 3; o >= 0; o -= 3) {
     const s = order[o], t = order[o + 1], slot = order[o + 2], i = s * T + t;
     const dhidden = slot >= 0 ? net.noteBack(slot, i, 'notes_proj') : null;
     net.backward(s, t, streams[s][t], streams[s][t + 1], scale, dhidden, trunk);
@@ -156,13 +178,16 @@ export class Trainer {
     const rng = this.rng = new PyRandom(s.seed);
     const docs = this.docs = rng.shuffle([...spec.names]);
     const tok = this.tok = tokenizer(docs);
-    this.cfg = { vocab_size: tok.vocab_size, n_layer: s.n_layer, n_embd: s.n_embd, block_size: spec.cfg.block_size,
+    // both phases train on all but the last `heldout` names (the study's split: study/runs.py)
+    const trainDocs = s.heldout ? docs.slice(0, docs.length - s.heldout) : docs;
+    this.encoded = trainDocs.map(tok.encode); // once, so that a step allocates no token list
+    this.cfg = { vocab_size: tok.vocab_size, n_layer: s.n_layer, n_embd: s.n_embd, block_size: s.block_size,
                  n_head: s.n_head, notes_dim: spec.cfg.notes_dim, init_std: spec.cfg.init_std, gate_init: s.gateInit };
     const S = s.streams, Q = 1 + Math.floor(this.cfg.block_size / s.cadence);
     const net = this.net = new Net(this.cfg, Math.max(2 * S, N_STREAMS_INFER), S * Q);
     initParams(net, rng);
     if (s.task !== 'names') {
-      this.groups = makeGroups(s.task, docs, S, s.sncSteps, rng).map(g => encodeGroup(s.task, g, tok.encode));
+      this.groups = makeGroups(s.task, trainDocs, S, s.sncSteps, rng).map(g => encodeGroup(s.task, g, tok.encode));
     }
     this.adam1 = new Adam(0, net.lay.nBase, spec.tcfg);
     this.adam2 = new Adam(net.lay.nBase, net.lay.size, spec.tcfg);
@@ -180,9 +205,10 @@ export class Trainer {
 
   // the streams of phase-2 step `step`: consecutive names (data.phase2_docs) or the task's group
   group(step) {
-    const S = this.settings.streams, docs = this.docs;
     if (this.groups) return this.groups[step];
-    return Array.from({ length: S }, (_, i) => this.tok.encode(docs[(step * S + i) % docs.length]));
+    const S = this.settings.streams, enc = this.encoded, g = this.groupRows || (this.groupRows = new Array(S));
+    for (let i = 0; i < S; i++) g[i] = enc[(step * S + i) % enc.length];
+    return g;
   }
 
   step() {
@@ -196,8 +222,9 @@ export class Trainer {
     const step = this.at++;
     let info;
     if (this.phase === 1) {
-      const num = s.steps, doc = this.docs[step % this.docs.length];
-      const loss = docsLoss(net, [this.tok.encode(doc)]);
+      const num = s.steps, doc = this.oneDoc || (this.oneDoc = [null]);
+      doc[0] = this.encoded[step % this.encoded.length];
+      const loss = docsLoss(net, doc);
       const lr = s.learningRate * (1 - step / num);
       this.adam1.step(step, lr, net.theta, net.grad);
       info = { phase: 1, step, num_steps: num, loss, lr };

@@ -18,7 +18,9 @@
 //   done: a Promise of {lines, checkpoint, log}: replicate's lines, the checkpoint file's
 //     text, every step's record. stop() ends the run at once (the worker is terminated) and
 //     done rejects with an Error named 'AbortError'; after the end stop() does nothing.
-//   worker = false trains on the main thread (the fallback) without trying a worker.
+//   worker = false trains on the main thread (the fallback) without trying a worker; the
+//   result's `worker` says where it runs (false once it has fallen back).
+// trainerContract(spec) -> {replicate, train}: window.microdnb.trainers' entries (see below).
 
 import { Trainer } from './train.js';
 import { trainSettings } from './spec.js';
@@ -29,8 +31,8 @@ const PROGRESS_MS = 16, SLICE_MS = 12;
 // (typeof of an undeclared name is 'undefined', not an error.)
 function inlineModules() {
   if (typeof __mdx_src_train !== 'function') return null;
-  /* global __mdx_src_pyrandom, __mdx_src_engine, __mdx_src_grad, __mdx_src_tasks, __mdx_src_spec, __mdx_src_train */
-  return [['pyrandom', __mdx_src_pyrandom], ['engine', __mdx_src_engine], ['grad', __mdx_src_grad],
+  /* global __mdx_src_pyrandom, __mdx_src_settings, __mdx_src_engine, __mdx_src_grad, __mdx_src_tasks, __mdx_src_spec, __mdx_src_train */
+  return [['pyrandom', __mdx_src_pyrandom], ['settings', __mdx_src_settings], ['engine', __mdx_src_engine], ['grad', __mdx_src_grad],
           ['tasks', __mdx_src_tasks], ['spec', __mdx_src_spec], ['train', __mdx_src_train]];
 }
 
@@ -126,6 +128,17 @@ export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker 
       finish();
       s.reject(aborted(`at step ${steps}`));
     },
-    worker: true,
+    get worker() { return !fallback; },
+  };
+}
+
+// The contract of window.microdnb.trainers (issue 18): replicate({seed, steps, sncSteps}) and
+// train(settings), each a Promise, of {lines} and of {checkpoint, log}; both run off the main
+// thread when they can (runTrainer).
+export function trainerContract(spec) {
+  return {
+    replicate: ({ seed = 42, steps = 1000, sncSteps = 300 } = {}) =>
+      runTrainer(spec, { seed, steps, sncSteps }).done.then(({ lines }) => ({ lines })),
+    train: (settings = {}) => runTrainer(spec, settings).done.then(({ checkpoint, log }) => ({ checkpoint, log })),
   };
 }
