@@ -86,9 +86,10 @@ def check_train_button_draws_announces_and_stop_ends_it(page):
     got = page.evaluate("""() => new Promise(resolve => {
         const t = window.microdnb.trainers[0], q = s => t.root.querySelector(s), frames = t.frames;
         q('button[data-k=train]').click();
-        const look = () => {   // a frame has drawn steps of the curve's phase (smooth: what draw() computed)
-          if (!(t.frames > frames && t.curve.loss.smooth.length > 0)) return requestAnimationFrame(look);
-          const drawn = t.curve.loss.smooth.length, said = q('[role=status]').textContent;
+        const look = () => {   // a frame has drawn steps of the curve's phase (the numbers show them)
+          const shown = /([0-9]+) of/.exec(q('.mdx-numbers dd').textContent), drawn = shown ? Number(shown[1]) : 0;
+          if (!(t.frames > frames && drawn > 0)) return requestAnimationFrame(look);
+          const said = q('[role=status]').textContent;
           q('button[data-k=stop]').click();
           resolve({said, drawn, running: t.running, n: t.curve.loss.raw.length, of: t.curve.numSteps, model: t.model,
                    after: q('[role=status]').textContent, stop: q('button[data-k=stop]').disabled,
@@ -101,7 +102,7 @@ def check_train_button_draws_announces_and_stop_ends_it(page):
     assert not got['running'] and got['stop'] and not got['train'] and got['model'] is None, got
     assert 0 < got['n'] < got['of'] and got['after'] == f"Stopped at step {got['n']} of {got['of']}.", got
     assert 'loss per step' in got['label'] and 'Your run (solid) is at step' in got['label'], got
-    assert f"{got['drawn']} of {got['of']}" in got['numbers'], got
+    assert f"{got['n']} of {got['of']}" in got['numbers'] and 0 < got['drawn'] <= got['n'], got
     later = page.evaluate('() => new Promise(r => setTimeout(() => r(window.microdnb.trainers[0].curve.loss.raw.length), 300))')
     assert later == got['n'], 'steps still arrive after Stop'
 

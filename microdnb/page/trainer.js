@@ -16,7 +16,8 @@
 //   t.replicate({seed, steps, sncSteps})
 //                                   Promise of {lines}: the lines `python -m microdnb replicate
 //                                   --engine numpy --seed S --steps N --snc-steps M` prints
-//                                   (defaults 42, 1000, 300), computed in this page
+//                                   (defaults 42, 1000, 300), computed in this page, in a
+//                                   worker of its own (worker.js trainerContract)
 //   t.train(settings)               Promise of {checkpoint, log}: a run in the worker with the
 //                                   controls' settings changed by `settings` (its keys: the
 //                                   payload's controls, t.controls, train.js's names: seed,
@@ -44,8 +45,7 @@ import { checkNumber, decode, loadCheckpoint, rangeOf, sampleSingle } from './en
 import { esc } from './html.js';
 import { registry, takeRoot } from './registry.js';
 import { specFrom } from './spec.js';
-import { replicate } from './train.js';
-import { runTrainer } from './worker.js';
+import { runTrainer, trainerContract } from './worker.js';
 import { trainerHTML } from './trainer_markup.js';
 import { Curve, curveSummary } from './trainer_view.js';
 
@@ -184,7 +184,7 @@ export function mount(id) {
     try {
       const out = await mine.done;
       checkpoint = out.checkpoint;
-      api.model = loadCheckpoint(JSON.parse(checkpoint), null, data.limits);
+      api.model = loadCheckpoint(JSON.parse(checkpoint), null, sp.limits); // decode checks against config.LIMITS
       showSamples(samplesOf(api.model, data.samples), data.samples.label);
       say(`Training done: ${curve.loss.raw.length} steps, moving-average loss ${curve.loss.smooth.at(-1).toFixed(3)}` +
         (curve.hasGate && curve.gate.raw.length ? `, gate ${curve.gate.raw.at(-1).toFixed(4)}` : '') + '.');
@@ -197,10 +197,9 @@ export function mount(id) {
 
   Object.assign(api, {
     train,
-    replicate: async (opts = {}) => {
-      const o = { seed: 42, steps: 1000, sncSteps: 300, ...opts };
-      for (const k of Object.keys(o)) if (!['seed', 'steps', 'sncSteps'].includes(k)) throw new Error(`replicate: unknown option ${k}; the options are seed, steps, sncSteps`);
-      return { lines: replicate(await spec, o) };
+    replicate: async (opts = {}) => { // in a worker of its own: the page's run and curve are left alone
+      for (const k of Object.keys(opts)) if (!['seed', 'steps', 'sncSteps'].includes(k)) throw new Error(`replicate: unknown option ${k}; the options are seed, steps, sncSteps`);
+      return trainerContract(await spec).replicate(opts);
     },
     stop() {
       if (!run) return;

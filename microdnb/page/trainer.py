@@ -26,17 +26,15 @@ import hashlib
 import html
 import math
 
-from ..config import LIMITS, Range, limits_json
-from ..sampling import DECODE_LIMITS
+from ..config import LIMITS, Range
 from .inline import json_for_script, module_code, stylesheet
-from .training import SETTINGS, train_payload
+from .training import MODULES as TRAINING_MODULES, SETTINGS, train_payload
 
 __all__ = ['KINDS', 'Trainer', 'trainer']
 
-# the trainer's ES modules, each importing only from those before it (worker.js builds the
-# training worker from the first seven: training.py's order)
-MODULES = ('pyrandom.js', 'engine.js', 'grad.js', 'tasks.js', 'spec.js', 'train.js', 'worker.js', 'html.js',
-           'registry.js', 'trainer_markup.js', 'trainer_view.js', 'trainer.js')
+# the trainer's ES modules, each importing only from those before it: training.py's (worker.js
+# builds the training worker from them), then the page's
+MODULES = (*TRAINING_MODULES, 'html.js', 'registry.js', 'trainer_markup.js', 'trainer_view.js', 'trainer.js')
 
 
 def _control(k, label, kind, low, high, step, widget='range', hint=''):
@@ -227,7 +225,7 @@ def trainer(kind, reference, *, title=None, settings=None, explore=False):
     payload = {'title': title, 'lead': spec['lead'], 'controls': spec['controls'], 'settings': s, 'fixed': spec['fixed'],
                'phase': spec['phase'], 'count': spec['count'], 'samples': spec['samples'],
                'reference': {'by': spec.get('reference_by'), 'runs': ref}, 'explore': explore, 'file': kind,
-               'limits': limits_json(DECODE_LIMITS), 'train': train_payload()}
+               'train': train_payload()}
     data = json_for_script(payload)
     code = module_code(MODULES)
     css = stylesheet('page.css').replace('.microdnb-explorer', '.microdnb-trainer') + '\n' + stylesheet('trainer.css')

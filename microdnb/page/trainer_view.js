@@ -99,6 +99,7 @@ export class Curve {
 
   push(rec) {
     this.loss.raw.push(rec.loss);
+    ema(this.loss.raw, ALPHA, this.loss.smooth); // one more value: O(1)
     if (this.hasGate && rec.gate !== undefined && rec.gate !== null) this.gate.raw.push(rec.gate);
     this.last = rec;
     this.dirty = true;
@@ -107,7 +108,6 @@ export class Curve {
   draw() {
     if (!this.dirty) return false;
     this.dirty = false;
-    ema(this.loss.raw, ALPHA, this.loss.smooth);
     const c = this.canvas, dpr = window.devicePixelRatio || 1, w = c.clientWidth || 640, h = c.clientHeight || 260;
     if (c.width !== Math.round(w * dpr)) { c.width = Math.round(w * dpr); c.height = Math.round(h * dpr); }
     if (!this.p || performance.now() - this.pAt > 1000) { this.p = palette(this.root); this.pAt = performance.now(); }
