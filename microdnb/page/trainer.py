@@ -52,7 +52,7 @@ SEED = _control('seed', 'Seed', 'int', 0, 2 ** 32 - 1, 1, 'number', 'shuffles th
 # the phase its curve shows and the settings whose sum is its steps, the samples after a run
 KINDS = {
     'phase1': {
-        'lead': 'Phase 1 in this page: the whole GPT, one name per step, with Adam.',
+        'lead': 'The whole GPT, one name per step, with Adam: press Train and watch the loss fall.',
         'controls': [SEED, _control('steps', 'Steps', 'int', 10, 1000, 10, hint='names to train on, one per step'),
                      _control('learningRate', 'Learning rate', 'float', 0.001, 0.05, 0.001,
                               hint='at the first step; it decays linearly to 0')],
@@ -63,7 +63,7 @@ KINDS = {
         'samples': {'kind': 'single', 'count': 10, 'label': 'ten names of the model you trained (temperature 0.5, seeds 0 to 9)'},
     },
     'phase2': {
-        'lead': 'Phase 2 in this page: SNC, the planner and the gate over the bus, the trunk frozen.',
+        'lead': 'The trunk first (phase 1), then SNC, the planner and the gate over the bus, the trunk frozen.',
         'controls': [_control('cadence', 'Cadence', 'int', 1, 8, 1, hint='a stream posts a note every this many positions'),
                      _control('lag', 'Lag', 'int', 0, 2, 1, hint='rounds before a posted note is readable'),
                      _control('streams', 'Streams', 'int', 2, 4, 1, hint='names trained together per step'),
@@ -77,9 +77,9 @@ KINDS = {
                     'label': 'five groups of three names decoded in parallel (temperature 0.5, seeds 0 to 4)'},
     },
     'copy': {
-        'lead': 'The copy task in this page: phase 2 from a closed or an open gate.',
+        'lead': 'Both streams write one name, the leader given its first letter: the trunk first, then phase 2.',
         'controls': [_control('gateInit', 'Gate start', 'float', -5.0, 0.0, None, 'select',
-                              'the gate logit phase 2 starts from'),
+                              'its logit: -5 or 0'),
                      _control('sncSteps', 'Steps', 'int', 100, 2000, 100, hint='phase-2 steps (the chapter: 2000)')],
         'defaults': {'gateInit': -5.0, 'sncSteps': 2000},
         'fixed': {'seed': 0, 'task': 'copy', 'sncLearningRate': 0.01, 'streams': 2, 'cadence': 1, 'lag': 0},
@@ -90,7 +90,7 @@ KINDS = {
                     'label': 'five pairs decoded in parallel (temperature 0.5, seeds 0 to 4)'},
     },
 }
-KINDS['copy']['controls'][0]['options'] = [[-5.0, 'closed: logit -5, gate 0.0067'], [0.0, 'open: logit 0, gate 0.5']]
+KINDS['copy']['controls'][0]['options'] = [[-5.0, 'closed (gate 0.0067)'], [0.0, 'open (gate 0.5)']]
 
 
 def _said(value, run, spec):
