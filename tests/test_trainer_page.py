@@ -7,9 +7,9 @@ On each page: Train (the button) draws the curve and announces progress in the l
 Stop ends the run mid-way; a whole run in the worker leaves no main-thread task over 50 ms
 (PerformanceObserver 'longtask', buffered) and computes, step for step, the losses (and gate)
 of the run the chapter computed with the numpy engine, which the page carries (to the 6
-significant digits it carries them with); the
-checkpoint the Download button saves is read by `python -m microdnb sample --checkpoint`,
-whose names are the page's. Chapter 4 also replicates the reference run: its lines are
+significant digits it carries them with); the samples follow the run (chapter 4: the
+model's names every 100 steps, worker.js snapshotEvery); the checkpoint the Download button
+saves is read by `python -m microdnb sample --checkpoint`, whose names are the page's. Chapter 4 also replicates the reference run: its lines are
 `reference.replicate(engine='numpy')`'s. Chapter 9 hands the model it trained to the
 explorer above it, whose decode is then the numpy engine's on the downloaded checkpoint.
 Chapter 13 trains from the open gate start and its gate stays open. Each page with a trainer
@@ -111,13 +111,16 @@ def check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, se
     """t.train(settings) with the chapter's settings: no main-thread task over 50 ms while it
     trains, and its losses (and gate) are the chapter's Python run's, step for step."""
     since = page.evaluate(LONGTASKS_JS)
-    got = page.evaluate("""async (s) => { const t = window.microdnb.trainers[0], t0 = performance.now();
+    got = page.evaluate("""async (s) => { const t = window.microdnb.trainers[0], t0 = performance.now(), seen = [];
+        new MutationObserver(() => { const said = t.root.querySelector('.mdx-samples .mdx-hint').textContent;
+            if (seen.at(-1) !== said) seen.push(said); })
+          .observe(t.root.querySelector('[data-k=samples]'), {childList: true, subtree: true, characterData: true});
         const out = await t.train(s);
         const phase = t.curve.hasGate ? 2 : 1, steps = out.log.filter(r => r.phase === phase);
         const ref = t.curve.refLoss.raw, refGate = t.curve.refGate.raw;
         await new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)));
         return {ms: performance.now() - t0, t0, loss: steps.map(r => r.loss), gate: steps.map(r => r.gate), ref, refGate,
-                hasGate: t.curve.hasGate, frames: t.frames, long: window.__longtasks, ck: out.checkpoint.length,
+                hasGate: t.curve.hasGate, frames: t.frames, seen, long: window.__longtasks, ck: out.checkpoint.length,
                 download: t.root.querySelector('button[data-k=download]').disabled,
                 said: t.root.querySelector('[role=status]').textContent}; }""", settings)
     long = [d for start, d in got['long'] if start >= got['t0']]
@@ -126,6 +129,12 @@ def check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, se
     if got['hasGate']:
         assert near(got['gate'], got['refGate']), f"{page_name}: the page's gate is not the chapter's"
     assert got['ck'] > 1000 and not got['download'] and got['said'].startswith('Training done'), got['said']
+    # samples as it goes (chapter 4): the names of the model every 100 steps, then the trained model's
+    # (the samples of a snapshot that comes while others are drawn are skipped: a subset, in order)
+    as_it_goes = [int(t.split('after step ')[1].split()[0]) for t in got['seen'] if 'after step' in t]
+    assert as_it_goes == sorted(set(as_it_goes)) and set(as_it_goes) <= set(range(100, len(got['ref']) + 1, 100))
+    assert len(as_it_goes) >= (3 if not got['hasGate'] else 0) and (not got['hasGate'] or not as_it_goes), got['seen']
+    assert got['seen'][-1].endswith('of the model you trained'), got['seen']
     return got['loss']
 
 

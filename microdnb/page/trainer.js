@@ -25,7 +25,9 @@
 //                                   gateInit (9); gateInit, sncSteps (13); each value checked
 //                                   against the control's extent, an Error naming it); the
 //                                   chapter fixes the other settings (t.fixed). The curve,
-//                                   numbers and samples follow it. checkpoint: the checkpoint
+//                                   numbers and samples follow it (chapter 4: names of the model
+//                                   as it is every 100 steps; t.samples, the names shown).
+//                                   checkpoint: the checkpoint
 //                                   file's text (engine.js checkpointText); log: one record per
 //                                   step {phase, step, num_steps, loss, lr, gate (phase 2)},
 //                                   both phases (the curve shows the chapter's: t.phase).
@@ -78,13 +80,36 @@ function explorerNear(root) {
   return after || xs[xs.length - 1] || null;
 }
 
-// The samples of a model: single names (phase 1), or parallel groups through the bus
-function samplesOf(model, how) {
+// Sample i of a model: a single name (phase 1), or a group of streams through the bus
+function sampleOf(model, how, i) {
   if (how.kind === 'parallel') {
-    return Array.from({ length: how.count }, (_, i) => decode(model, { streams: how.streams, seed: i, temperature: 0.5 }).texts
-      .map(t => t || '(empty)').join(' | '));
+    return decode(model, { streams: how.streams, seed: i, temperature: 0.5 }).texts.map(t => t || '(empty)').join(' | ');
   }
-  return Array.from({ length: how.count }, (_, i) => sampleSingle(model, { seed: i }).text || '(empty)');
+  return sampleSingle(model, { seed: i }).text || '(empty)';
+}
+
+// The samples of a model, drawn in slices of at most ~8 ms (a 0 ms timeout between two: no
+// task long enough to hold up the page, even while the engine's code is still cold). A call
+// made while one draws waits for it, and only the latest of those is drawn: a run's snapshots
+// can come faster than their samples. Resolves to the lines, or null if a later call took over.
+function sampler(sliceMs = 8) {
+  let busy = null, latest = 0;
+  const draw = (model, how) => new Promise(resolve => {
+    const lines = [];
+    const slice = () => {
+      const end = performance.now() + sliceMs;
+      do lines.push(sampleOf(model, how, lines.length)); while (lines.length < how.count && performance.now() < end);
+      if (lines.length < how.count) setTimeout(slice, 0); else resolve(lines);
+    };
+    setTimeout(slice, 0);
+  });
+  return async (model, how) => {
+    const mine = ++latest;
+    while (busy) await busy;
+    if (mine !== latest) return null;
+    busy = draw(model, how);
+    try { return await busy; } finally { busy = null; }
+  };
 }
 
 export function mount(id) {
@@ -106,6 +131,7 @@ export function mount(id) {
   const api = { root, id, title: data.title, controls: data.controls.map(c => ({ ...c })), fixed: { ...data.fixed },
                 phase: data.phase, curve, model: null, log: [], running: false, frames: 0 };
   let run = null, checkpoint = null, lastSaid = 0;
+  const sample = sampler();
 
   const showControls = () => {
     for (const c of data.controls) {
@@ -124,9 +150,20 @@ export function mount(id) {
     } else rows.forEach(([, v], i) => { if (dds[i].textContent !== v) dds[i].textContent = v; });
     if (describe) canvas.setAttribute('aria-label', curveSummary(curve, data.title));
   };
+  // The samples: their text only, in elements made once (new elements as a run goes would wake
+  // every observer of the page's DOM, which may read its layout: 20-50 ms on a chapter's page)
   const showSamples = (lines, label) => {
-    samplesEl.innerHTML = `<p class="mdx-hint">${esc(label)}</p><ul class="mdx-names">` +
-      lines.map(l => `<li class="mdx-name">${esc(l)}</li>`).join('') + '</ul>';
+    api.samples = lines;
+    let [hint, list] = samplesEl.children;
+    if (!list) {
+      samplesEl.innerHTML = '<p class="mdx-hint"></p><ul class="mdx-names"></ul>';
+      [hint, list] = samplesEl.children;
+    }
+    hint.textContent = label;
+    while (list.children.length > lines.length) list.lastElementChild.remove();
+    while (list.children.length < lines.length) list.append(Object.assign(document.createElement('li'), { className: 'mdx-name' }));
+    lines.forEach((l, i) => { if (list.children[i].textContent !== l) list.children[i].textContent = l; });
+    list.hidden = !lines.some(l => l);
   };
   const say = text => { live.textContent = text; lastSaid = performance.now(); };
   const setRunning = on => {
@@ -174,10 +211,17 @@ export function mount(id) {
     api.model = null;
     setRunning(true);
     say(`Training started: ${curve.numSteps} steps.`);
-    const mine = runTrainer(sp, full, { onProgress: batch => {
-      for (const r of batch) { api.log.push(r); if (r.phase === data.phase) curve.push(r); }
-      book();
-    } });
+    const how = data.samples, mine = runTrainer(sp, full, {
+      onProgress: batch => {
+        for (const r of batch) { api.log.push(r); if (r.phase === data.phase) curve.push(r); }
+        book();
+      },
+      // samples as it goes: names from the model as it is every how.every steps
+      snapshotEvery: how.every || 0,
+      onSnapshot: (step, model) => sample(model, how).then(lines => {
+        if (lines && run === mine) showSamples(lines, `${how.label} of the model after step ${step} of ${stepsOf(data, allOf(full))}`);
+      }),
+    });
     run = mine;
     api.worker = mine.worker; // false: no worker could start, it trains on the main thread in slices
     book();
@@ -185,7 +229,8 @@ export function mount(id) {
       const out = await mine.done;
       checkpoint = out.checkpoint;
       api.model = loadCheckpoint(JSON.parse(checkpoint), null, sp.limits); // decode checks against config.LIMITS
-      showSamples(samplesOf(api.model, data.samples), data.samples.label);
+      const lines = await sample(api.model, data.samples);
+      if (lines) showSamples(lines, `${data.samples.label} of the model you trained`);
       say(`Training done: ${curve.loss.raw.length} steps, moving-average loss ${curve.loss.smooth.at(-1).toFixed(3)}` +
         (curve.hasGate && curve.gate.raw.length ? `, gate ${curve.gate.raw.at(-1).toFixed(4)}` : '') + '.');
       return { checkpoint, log: api.log };
@@ -257,7 +302,7 @@ export function mount(id) {
   showControls();
   curve.reset(referenceFor(data, allOf(st)), stepsOf(data, allOf(st)));
   showNumbers(true);
-  samplesEl.innerHTML = '<p class="mdx-hint">The samples of the model you train appear here.</p>';
+  showSamples(Array(data.samples.count).fill(''), 'The samples of the model you train appear here.'); // their elements, once
   const fallback = root.querySelector('.mdx-fallback');
   if (fallback) fallback.replaceWith(ui); else root.append(ui);
   book();

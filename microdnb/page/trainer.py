@@ -60,7 +60,8 @@ KINDS = {
         'fixed': {'sncSteps': 0},
         'phase': 1,
         'count': ['steps'],
-        'samples': {'kind': 'single', 'count': 10, 'label': 'ten names of the model you trained (temperature 0.5, seeds 0 to 9)'},
+        'samples': {'kind': 'single', 'count': 10, 'every': 100,
+                    'label': 'ten names (temperature 0.5, seeds 0 to 9)'},
     },
     'phase2': {
         'lead': 'The trunk first (phase 1), then SNC, the planner and the gate over the bus, the trunk frozen.',

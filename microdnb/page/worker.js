@@ -20,6 +20,9 @@
 //     done rejects with an Error named 'AbortError'; after the end stop() does nothing.
 //   worker = false trains on the main thread (the fallback) without trying a worker; the
 //   result's `worker` says where it runs (false once it has fallen back).
+//   snapshotEvery = N > 0: after every N steps (of both phases, counted together), after the
+//     progress up to it, onSnapshot(step, model) gets the model as it is then (Trainer.model(),
+//     engine.js's form): the trainer samples names from it as the run goes (chapter 4).
 // trainerContract(spec) -> {replicate, train}: window.microdnb.trainers' entries (see below).
 
 import { Trainer } from './train.js';
@@ -38,13 +41,17 @@ function inlineModules() {
 
 // The worker's side: train what the page posts, post progress in batches, then the result
 function workerMain(scope, Trainer, progressMs) {
-  scope.onmessage = ({ data: { spec, settings } }) => {
+  scope.onmessage = ({ data: { spec, settings, every } }) => {
     try {
       const t = new Trainer(spec, settings);
       let batch = [], last = performance.now();
       for (let info = t.step(); info; info = t.step()) {
         batch.push(info);
-        if (performance.now() - last >= progressMs) {
+        if (every && t.log.length % every === 0) {
+          scope.postMessage({ type: 'progress', records: batch });
+          scope.postMessage({ type: 'snapshot', step: t.log.length, model: t.model() });
+          batch = []; last = performance.now();
+        } else if (performance.now() - last >= progressMs) {
           scope.postMessage({ type: 'progress', records: batch });
           batch = []; last = performance.now();
         }
@@ -69,7 +76,7 @@ const aborted = where => Object.assign(new Error(`training stopped ${where}`), {
 
 // The fallback: the same loop on the main thread, in slices of ~12 ms between which the page
 // handles its events (a 0 ms timeout; browsers clamp nested ones to 4 ms)
-function onMainThread(spec, settings, onProgress) {
+function onMainThread(spec, settings, onProgress, every = 0, onSnapshot = null) {
   let stopped = false, t = null;
   const done = new Promise((resolve, reject) => {
     const slice = () => {
@@ -78,7 +85,11 @@ function onMainThread(spec, settings, onProgress) {
         t = t || new Trainer(spec, settings);
         const records = [], end = performance.now() + SLICE_MS;
         let info = null;
-        do { info = t.step(); if (info) records.push(info); } while (info && performance.now() < end);
+        do {
+          info = t.step();
+          if (info) records.push(info);
+          if (info && every && t.log.length % every === 0) { onProgress(records.splice(0)); onSnapshot(t.log.length, t.model()); }
+        } while (info && performance.now() < end);
         if (records.length) onProgress(records);
         if (info) return void setTimeout(slice, 0);
         resolve({ lines: t.lines(), checkpoint: t.checkpointText(), log: t.log });
@@ -89,15 +100,19 @@ function onMainThread(spec, settings, onProgress) {
   return { done, stop: () => { stopped = true; }, worker: false };
 }
 
-export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker = true } = {}) {
+export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker = true, snapshotEvery = 0,
+                                                 onSnapshot = () => {} } = {}) {
   trainSettings(spec, settings); // a bad setting throws here, on the caller's stack
   if (typeof onProgress !== 'function') throw new Error('onProgress must be a function(records)');
+  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) throw new Error(`snapshotEvery must be a whole number >= 0, got ${snapshotEvery}`);
+  if (typeof onSnapshot !== 'function') throw new Error('onSnapshot must be a function(step, model)');
+  const every = snapshotEvery;
   const src = worker && typeof Worker === 'function' ? workerSource() : null;
   let w = null;
   if (src) {
     try { w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' }))); } catch { w = null; }
   }
-  if (!w) return onMainThread(spec, settings, onProgress);
+  if (!w) return onMainThread(spec, settings, onProgress, every, onSnapshot);
   let settle = null, started = false, fallback = null, steps = 0;
   const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
   const finish = () => { w.terminate(); settle = null; };
@@ -105,6 +120,7 @@ export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker 
     if (!settle) return;
     started = true;
     if (data.type === 'progress') { steps += data.records.length; onProgress(data.records); }
+    else if (data.type === 'snapshot') onSnapshot(data.step, data.model);
     else if (data.type === 'done') { const s = settle; finish(); s.resolve({ lines: data.lines, checkpoint: data.checkpoint, log: data.log }); }
     else { const s = settle; finish(); s.reject(new Error(data.message)); }
   };
@@ -115,10 +131,10 @@ export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker 
     const s = settle;
     finish();
     if (started) return s.reject(new Error(`the training worker failed: ${ev.message || 'an error'}`));
-    fallback = onMainThread(spec, settings, onProgress);
+    fallback = onMainThread(spec, settings, onProgress, every, onSnapshot);
     fallback.done.then(s.resolve, s.reject);
   };
-  w.postMessage({ spec, settings });
+  w.postMessage({ spec, settings, every });
   return {
     done,
     stop: () => {
