@@ -13,6 +13,8 @@ Chromium (the page of js_page.py, every module served beside it).
   split and independent tasks.
 * replicate: the lines of reference.replicate(engine='numpy') on several seeds and step
   counts, and the default run (seed 42, 1000 + 300 steps) in full, all 41 lines.
+* The set-up: the shuffled names and the initial weights of reference.setup (to the last bit
+  but for V8's cos/sin/log against libm's: 0 of 15,651 weights differ).
 """
 import json
 import random
@@ -170,7 +172,7 @@ def python_lines(seed, steps, snc_steps):
 
 
 def test_replicate_small_runs(page):
-    runs = [(0, 3, 2), (1, 30, 20), (123456789, 120, 60), (2 ** 64 - 1, 10, 55)]
+    runs = [(0, 3, 2), (1, 30, 20), (123456789, 120, 60), (2 ** 64 - 1, 10, 55), (7, 0, 0), (8, 0, 3)]
     got = run(page, "return arg.map(([seed, steps, sncSteps]) => M.replicate(spec, {seed: BigInt(seed), steps, sncSteps}));",
               [[str(s), n, m] for s, n, m in runs])
     for (seed, steps, snc), lines in zip(runs, got):
@@ -182,3 +184,21 @@ def test_replicate_reference_run_in_full(page):
     want = python_lines(42, 1000, 300)
     assert len(want) == 41
     assert got == want
+
+
+def test_initial_parameters_are_numpys(page):
+    """Random(seed) shuffles the names and draws every weight as vector.init_params does: the
+    page's gauss calls V8's cos, sin and log where CPython calls libm's, so a weight may differ
+    in its last bit (none did here: the count is printed)."""
+    seeds = [0, 42, 2 ** 40 + 3]
+    got = run(page, "return arg.map(seed => { const t = new M.Trainer(spec, {seed: BigInt(seed), gateInit: 1.5});"
+                    " return {theta: t.net.theta, docs: t.docs.slice(0, 50)}; });", [str(s) for s in seeds])
+    differ = 0
+    for seed, js in zip(seeds, got):
+        docs, _, cfg, params, _ = reference.setup(seed, None, 'numpy', gate_init=1.5)
+        want = np.concatenate([params[k].ravel() for k in param_shapes(cfg)])
+        assert js['docs'] == docs[:50]
+        mine = np.array(js['theta'])
+        assert np.abs(mine - want).max() <= 2 ** -52 * np.abs(want).max() and mine[-1] == 1.5
+        differ += int((mine != want).sum())
+    print(f"initial weights differing from numpy's in the last bit: {differ} of {3 * len(want)}")

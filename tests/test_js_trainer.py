@@ -4,9 +4,10 @@ headless Chromium.
 
 * runTrainer trains in a classic Web Worker made from the inline script, under http and under
   file://: the lines equal replicate's on the main thread, the progress batches put together
-  are the log, and the checkpoint is a file load_checkpoint reads, holding the weights the
-  main thread's Trainer ends with, bit for bit; `python -m microdnb sample --checkpoint` on it
-  prints the name engine.js samples from the Trainer's model.
+  are the log, the names it samples every 50 steps are the main thread's, and the checkpoint
+  is a file load_checkpoint reads, holding the weights the main thread's Trainer ends with,
+  bit for bit; `python -m microdnb sample --checkpoint` on it prints the name engine.js
+  samples from the Trainer's model.
 * stop() ends a run mid-way: done rejects with an AbortError and no progress comes after.
 * Under a page CSP that refuses blob: workers it falls back to the main thread, with the same
   lines; trainerContract gives window.microdnb.trainers' replicate and train.
@@ -16,6 +17,7 @@ headless Chromium.
 """
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -63,13 +65,16 @@ def run(pg, body, arg=None):
 
 
 IN_WORKER = """
-const batches = [];
-const r = M.runTrainer(spec, arg, {onProgress: records => batches.push(records)});
+const batches = [], samples = [], mine = [];
+const r = M.runTrainer(spec, arg, {onProgress: (records, s) => { batches.push(records); samples.push(...s); }, sampleEvery: 50});
 const res = await r.done;
 const t = new M.Trainer(spec, arg);
-const lines = t.run();
+for (let info = t.step(); info; info = t.step()) {
+  if ((info.step + 1) % 50 === 0) mine.push({phase: info.phase, step: info.step, texts: t.samples()});
+}
+const lines = t.lines();
 const sampled = M.sampleSingle(t.model(), {seed: 3}).text;  // what `sample --seed 3` should print
-return {worker: r.worker, res, batches, lines, theta: Array.from(t.net.theta), shapes: t.net.lay.shapes, sampled};"""
+return {worker: r.worker, res, batches, lines, theta: Array.from(t.net.theta), shapes: t.net.lay.shapes, sampled, samples, mine};"""
 
 
 @pytest.mark.parametrize('via', ['http', 'file'])
@@ -82,6 +87,9 @@ def test_worker_equals_main_thread(pages, via, tmp_path):
     if via == 'http':
         assert len(res['lines']) == 41 and res['lines'][-1] == '\nfinal gate value: 0.0087'
     assert [r for b in got['batches'] for r in b] == res['log']
+    # names sampled as it trains, every 50 steps of each phase: those of the main thread's Trainer
+    assert got['samples'] == got['mine'] and [(s['phase'], s['step']) for s in got['samples']][:2] == [(1, 49), (1, 99)]
+    assert all(len(s['texts']) == 3 for s in got['samples'])
     assert len(got['batches']) >= 2 and len(res['log']) == settings['steps'] + settings['sncSteps']
     assert [r['phase'] for r in res['log'][settings['steps'] - 1:settings['steps'] + 1]] == [1, 2]
     assert set(res['log'][-1]) == {'phase', 'step', 'num_steps', 'loss', 'lr', 'gate'}
@@ -134,10 +142,12 @@ BAD = [({'steps': -1}, 'steps must be an integer in [0, 10000000], got -1'),
        ({'gateInit': 51}, 'gateInit must be a number in [-50, 50], got 51'),
        ({'n_head': 3}, 'n_head must divide n_embd (16), got 3'),
        ({'n_embd': 1024, 'n_layer': 16}, 'over the limit of 2000000'),
+       ({'streams': 64, 'cadence': 1, 'n_layer': 4}, ' MB of buffers, over the page\'s 256 MB'),
        ({'task': 'dance'}, 'task must be one of names, independent, split, copy, got "dance"'),
        ({'heldout': 32033}, 'heldout must be an integer in [0, 32032], got 32033'),
        ({'block_size': 0}, 'block_size must be an integer in [1, 1024], got 0'),
-       ({'stpes': 3}, 'stpes is not a setting; the settings are seed, steps')]
+       ({'stpes': 3}, 'stpes is not a setting; the settings are seed, steps'),
+       ({'toString': 3}, 'toString is not a setting')]
 
 
 def test_bad_settings_and_payloads(pages):
@@ -145,10 +155,25 @@ def test_bad_settings_and_payloads(pages):
       const out = [];
       for (const s of arg) { try { M.runTrainer(spec, s); out.push(null); } catch (e) { out.push(e.message); } }
       for (const p of [null, {cfg: 1}]) { try { await M.specFrom(p); out.push(null); } catch (e) { out.push(e.message); } }
+      const net = new M.Net({vocab_size: 5, n_layer: 1, n_embd: 4, block_size: 4, n_head: 2, notes_dim: 2}, 2, 4);
+      for (const f of [() => new M.Net({...net.cfg, n_head: 3}, 2, 4), () => M.docsLoss(net, [[0, 1], [1, 2], [2, 3]]),
+                       () => M.docsLoss(net, [[0, 5]]), () => M.streamsLoss(net, [[0, 1]], 0, 0, false),
+                       () => M.tokenizer([]), () => M.makeGroups('copy', ['ab'], 2, -1, new M.PyRandom(1))]) {
+        try { f(); out.push(null); } catch (e) { out.push(e.message); }
+      }
       return out;""", [{k: (str(v) if k == 'seed' else v) for k, v in s.items()} for s, _ in BAD])
     for (settings, want), msg in zip(BAD, got):
         assert msg is not None and want in msg and '\n' not in msg, (settings, msg)
-    assert 'payload must be an object' in got[-2] and 'has no tcfg' in got[-1]
+        if 'MB' in want:  # SNC's attention weights alone: 64 x 16 x 2 rows x 4 layers x 4 heads x 64 x 17 notes
+            assert int(re.search(r'need (\d+) MB', msg).group(1)) >= 2048 * 4 * 4 * 64 * 17 * 8 / 2 ** 20
+    assert 'payload must be an object' in got[len(BAD)] and 'has no tcfg' in got[len(BAD) + 1]
+    assert got[len(BAD) + 2:] == [
+        'cfg.n_head must divide cfg.n_embd (4), got 3',
+        "docs must be a non-empty list of at most 2 token lists (the net's rows)",
+        'docs[0] must be a list of at least 2 token ids in 0..4',
+        'cadence must be an integer >= 1, got 0',
+        'docs must be a non-empty list of non-empty strings',
+        'k must be an integer >= 1 and n >= 0, got 2, -1']
 
 
 def test_pyrandom_draws_match_cpython(pages):
@@ -173,3 +198,13 @@ def test_pyrandom_draws_match_cpython(pages):
         assert g['big'] == [r.sample(names, k) for k in (1, 2, 7, 30)]
         assert g['bits'] == [r.getrandbits(k) for k in (1, 5, 32)]
     print(f"gauss draws differing from CPython's in the last bit: {gauss_ulps} of {3 * 2001}")
+
+
+def test_fmt_is_pythons(pages):
+    """train.js fmt(x, d) prints as f'{x:.{d}f}', exact ties (2.03125) rounding half to even."""
+    rng = random.Random(4)
+    cases = [(x, d) for x in (2.03125, 0.03125, -2.03125, 2.5, 3.5, -0.5, 0.125, 0.375, 1e-5, 0.0, 12.345, 2.0645, 2.675)
+             for d in (0, 2, 4)] + [(rng.uniform(0, 4), 4) for _ in range(500)] + \
+        [(rng.randrange(1, 10 ** 6) / 2 ** rng.randrange(1, 8), 4) for _ in range(500)]   # many exact ties
+    got = run(pages('plain'), "return arg.map(([x, d]) => M.fmt(x, d));", cases)
+    assert got == [f'{x:.{d}f}' for x, d in cases]

@@ -8,7 +8,7 @@ Stop ends the run mid-way; a whole run in the worker leaves no main-thread task 
 (PerformanceObserver 'longtask', buffered) and computes, step for step, the losses (and gate)
 of the run the chapter computed with the numpy engine, which the page carries (to the 6
 significant digits it carries them with); the samples follow the run (chapter 4: the
-model's names every 100 steps, worker.js snapshotEvery); the checkpoint the Download button
+model's names every 100 steps, worker.js sampleEvery); the checkpoint the Download button
 saves is read by `python -m microdnb sample --checkpoint`, whose names are the page's. Chapter 4 also replicates the reference run: its lines are
 `reference.replicate(engine='numpy')`'s. Chapter 9 hands the model it trained to the
 explorer above it, whose decode is then the numpy engine's on the downloaded checkpoint.
@@ -130,7 +130,7 @@ def check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, se
         assert near(got['gate'], got['refGate']), f"{page_name}: the page's gate is not the chapter's"
     assert got['ck'] > 1000 and not got['download'] and got['said'].startswith('Training done'), got['said']
     # samples as it goes (chapter 4): the names of the model every 100 steps, then the trained model's
-    # (the samples of a snapshot that comes while others are drawn are skipped: a subset, in order)
+    # (a progress batch carries the samples of the steps it holds; the page shows its last)
     as_it_goes = [int(t.split('after step ')[1].split()[0]) for t in got['seen'] if 'after step' in t]
     assert as_it_goes == sorted(set(as_it_goes)) and set(as_it_goes) <= set(range(100, len(got['ref']) + 1, 100))
     assert len(as_it_goes) >= (3 if not got['hasGate'] else 0) and (not got['hasGate'] or not as_it_goes), got['seen']

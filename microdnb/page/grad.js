@@ -127,36 +127,52 @@ function attendBack(H, hd, da, dao, q, qo, K, V, dK, dV, kBase, idx, io, n, w, w
   }
 }
 
+// The Float64Arrays of a Net, name -> length: what one training step works in, allocated once
+function buffers(cfg, rows, noteSlots) {
+  const E = cfg.n_embd, L = cfg.n_layer, T = cfg.block_size, F = 4 * E, H = cfg.n_head, D = cfg.notes_dim;
+  const N = rows * T, NL = N * L, M = Math.max(1, noteSlots), P = layout(cfg).size, out = { theta: P, grad: P };
+  // per slot
+  Object.assign(out, { emb: N * E, s0: N, hidden: N * E, logp: N * cfg.vocab_size });
+  // per slot and layer (ws: SNC's attention weights over at most M notes)
+  for (const k of ['xin', 'xn', 'q', 'a', 'xatt', 'qs', 'o', 'proj', 'xmid', 'xn2']) out[k] = NL * E;
+  Object.assign(out, { s1: NL, s2: NL, h: NL * F, w: NL * H * T, ws: NL * H * M });
+  // the KV cache and its gradients: [layer][row][pos][E]
+  Object.assign(out, { K: L * N * E, Vc: L * N * E, dK: L * N * E, dV: L * N * E });
+  // the bus: per slot a note, its SNC key and value, and their gradients
+  Object.assign(out, { note: M * D, nk: M * E, nv: M * E, dnk: M * E, dnv: M * E });
+  // scratch
+  return Object.assign(out, { dx: E, dxn: E, dh: F, dq: E, dproj: E, dw: Math.max(T, M), dlog: cfg.vocab_size, dnote: D, dhid: E });
+}
+
+// The bytes a Net of this shape holds (its buffers; the reads index besides)
+export const netBytes = (cfg, rows, noteSlots) =>
+  8 * Object.values(buffers(cfg, rows, noteSlots)).reduce((a, b) => a + b, 0) + 4 * rows * cfg.block_size * (1 + Math.max(1, noteSlots));
+
+// The Net a trainer of `streams` streams needs: a cache row per stream and per plan seed (phase
+// 1 uses the first), and per stream its seed and a post every `cadence` positions on the bus
+export const netShape = (cfg, streams, cadence) =>
+  ({ rows: 2 * streams, noteSlots: streams * (1 + Math.floor(cfg.block_size / cadence)) });
+
 // The forward record of `rows` cache rows x block_size positions, and the notes bus's slots
 // (each note with its SNC key and value, made once when it is posted), for one model shape.
 export class Net {
   constructor(cfg, rows, noteSlots) {
+    for (const k of ['vocab_size', 'n_layer', 'n_embd', 'block_size', 'n_head', 'notes_dim']) {
+      if (!(cfg && Number.isInteger(cfg[k]) && cfg[k] >= 1)) throw new Error(`cfg.${k} must be a positive integer, got ${cfg && cfg[k]}`);
+    }
+    if (cfg.n_embd % cfg.n_head) throw new Error(`cfg.n_head must divide cfg.n_embd (${cfg.n_embd}), got ${cfg.n_head}`);
+    if (!(Number.isInteger(rows) && rows >= 1)) throw new Error(`rows must be an integer >= 1, got ${rows}`);
+    if (!(Number.isInteger(noteSlots) && noteSlots >= 0)) throw new Error(`noteSlots must be an integer >= 0, got ${noteSlots}`);
     const E = cfg.n_embd, L = cfg.n_layer, T = cfg.block_size, F = 4 * E, H = cfg.n_head;
-    const N = rows * T, NL = N * L, M = Math.max(1, noteSlots);
-    Object.assign(this, { cfg, E, L, T, F, H, hd: E / H, V: cfg.vocab_size, D: cfg.notes_dim, rows, M });
+    Object.assign(this, { cfg, E, L, T, F, H, hd: E / H, V: cfg.vocab_size, D: cfg.notes_dim, rows, M: Math.max(1, noteSlots) });
     this.lay = layout(cfg);
     // each layer's weights' offsets, looked up once (no string keys in the hot loops)
     this.lw = Array.from({ length: L }, (_, li) => {
       const o = name => this.lay.off[`layer${li}.${name}`];
       return { wq: o('attn_wq'), wk: o('attn_wk'), wv: o('attn_wv'), wo: o('attn_wo'), fc1: o('mlp_fc1'), fc2: o('mlp_fc2') };
     });
-    this.theta = new Float64Array(this.lay.size);
-    this.grad = new Float64Array(this.lay.size);
-    const f = n => new Float64Array(n);
-    // per slot
-    this.emb = f(N * E); this.s0 = f(N); this.hidden = f(N * E); this.logp = f(N * this.V);
-    this.nread = new Int32Array(N); this.reads = new Int32Array(N * M);
-    // per slot and layer
-    for (const k of ['xin', 'xn', 'q', 'a', 'xatt', 'qs', 'o', 'proj', 'xmid', 'xn2']) this[k] = f(NL * E);
-    this.s1 = f(NL); this.s2 = f(NL); this.h = f(NL * F);
-    this.w = f(NL * H * T); this.ws = f(NL * H * M);
-    // the KV cache and its gradients: [layer][row][pos][E]
-    this.K = f(L * N * E); this.Vc = f(L * N * E); this.dK = f(L * N * E); this.dV = f(L * N * E);
-    // the bus: per slot a note, its SNC key and value, and their gradients
-    this.note = f(M * this.D); this.nk = f(M * E); this.nv = f(M * E); this.dnk = f(M * E); this.dnv = f(M * E);
-    // scratch
-    this.dx = f(E); this.dxn = f(E); this.dh = f(F); this.dq = f(E); this.dq2 = f(E);
-    this.dw = f(Math.max(T, M)); this.dlog = f(this.V); this.dnote = f(this.D); this.dhid = f(E);
+    for (const [name, n] of Object.entries(buffers(cfg, rows, noteSlots))) this[name] = new Float64Array(n);
+    this.nread = new Int32Array(rows * T); this.reads = new Int32Array(rows * T * this.M);
     this.gate = 0;
     const g = this.lay.off.snc_gate;
     this.gateModel = { params: { snc_gate: { data: this.theta.subarray(g, g + 1) } } };
@@ -196,7 +212,7 @@ export class Net {
         mv(P, off.snc_wo, E, E, this.o, ko, this.proj, ko);
         for (let j = 0; j < E; j++) this.xmid[ko + j] = this.xatt[ko + j] + this.gate * this.proj[ko + j];
       } else {
-        this.xmid.set(this.xatt.subarray(ko, ko + E), ko);
+        for (let j = 0; j < E; j++) this.xmid[ko + j] = this.xatt[ko + j];
       }
       // 2) MLP: fc2(relu(fc1(rmsnorm(x)))) + x
       this.s2[k] = rmsnorm(this.xmid, ko, E, this.xn2, ko);
@@ -286,7 +302,7 @@ export class Net {
         let s = 0;
         for (let j = 0; j < E; j++) s += dx[j] * this.proj[ko + j];
         G[off.snc_gate] += s * g * (1.0 - g); // sigmoid' = g (1 - g)
-        const dproj = this.dq2;
+        const dproj = this.dproj;
         for (let j = 0; j < E; j++) dproj[j] = dx[j] * g;
         outerAdd(G, off.snc_wo, E, E, dproj, 0, this.o, ko);
         dxn.fill(0);

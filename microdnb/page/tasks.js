@@ -10,6 +10,9 @@ export const TASKS = ['names', 'independent', 'split', 'copy'];
 
 // tasks.split_name: n_parts consecutive non-empty pieces, the earlier ones one longer
 export function splitName(name, nParts) {
+  if (!(Number.isInteger(nParts) && nParts >= 1) || typeof name !== 'string' || name.length < nParts) {
+    throw new Error(`cannot cut ${JSON.stringify(name)} into ${nParts} non-empty pieces: it needs at least ${nParts} characters`);
+  }
   const q = Math.floor(name.length / nParts), r = name.length % nParts, out = [];
   for (let i = 0, start = 0; i < nParts; i++) {
     const size = q + (i < r ? 1 : 0);
@@ -22,6 +25,11 @@ export function splitName(name, nParts) {
 // tasks.make_groups(task, names, k, n, rng) for the three drawn tasks
 export function makeGroups(task, names, k, n, rng) {
   if (!TASKS.includes(task) || task === 'names') throw new Error(`task must be one of ${TASKS.slice(1).join(', ')}, got ${task}`);
+  if (!(Number.isInteger(k) && k >= 1 && Number.isInteger(n) && n >= 0)) throw new Error(`k must be an integer >= 1 and n >= 0, got ${k}, ${n}`);
+  if (!Array.isArray(names) || !names.length || !names.every(s => typeof s === 'string' && s)) {
+    throw new Error('names must be a non-empty list of non-empty strings');
+  }
+  if (!rng || typeof rng.pick !== 'function') throw new Error('rng must be a PyRandom (seeded, for determinism)');
   const groups = [];
   if (task === 'independent') {
     if (new Set(names).size < k) throw new Error(`the independent task needs at least ${k} distinct names`);
@@ -41,5 +49,6 @@ export const startsOf = (task, group) => group.map((text, s) => (task === 'copy'
 
 // tasks.encode_group: [BOS, ids..., BOS] per stream, without the BOS for a stream given its start letter
 export function encodeGroup(task, group, encode) {
+  if (!TASKS.includes(task) || !Array.isArray(group) || typeof encode !== 'function') throw new Error('encodeGroup needs a task, a group of texts and an encode function');
   return group.map((text, s) => (task === 'copy' && s === 0 ? encode(text).slice(1) : encode(text)));
 }

@@ -11,6 +11,8 @@
 //                                heldout, temperature)
 //     .step()         one Adam step: {phase, step, num_steps, loss, lr, gate} (gate in phase 2,
 //                     as vector.train_phase2's callback), or null when both phases are done
+//     .advance(ms, sampleEvery)  steps for ~ms: {records, samples, done} (runTrainer's slices)
+//     .samples(n, {seed, temperature})  n names from the model now (a fresh Random(seed))
 //     .done           true once both phases have run
 //     .model()        the trained model in engine.js's form (loadCheckpoint's), for decode() and
 //                     the explorer: a copy of the weights now
@@ -19,30 +21,37 @@
 //     .log            every step's record so far
 //   replicate(spec, {seed, steps, sncSteps}) -> the lines `python -m microdnb replicate
 //     --engine numpy --seed S --steps N --snc-steps M` prints
-//   docsLossAndGrads, streamsLossAndGrads: vector.loss's, for the tests
+//   docsLoss(net, docs), streamsLoss(net, streams, cadence, lag, trunk): the losses, with the
+//     gradients in net.grad (vector.loss's docs_loss_and_grads, streams_loss_and_grads)
+//   Adam, initParams, tokenizer, fmt: the numpy Adam, init_params, data.Tokenizer, f'{x:.4f}'
 
 import { PyRandom } from './pyrandom.js';
 import { checkpointText, decode, gateValue, sampleSingle } from './engine.js';
-import { Net } from './grad.js';
+import { Net, netShape } from './grad.js';
 import { encodeGroup, makeGroups } from './tasks.js';
 import { trainSettings } from './spec.js';
 
 const SEED_ROUND = -(2 ** 40); // vector/bus.py: a plan seed is readable in every round
 const N_SAMPLES = 10, N_STREAMS_INFER = 3, N_BATCHES = 5; // reference.py's sampling
 
-// Python's f'{x:.{d}f}': toFixed, except that an exact tie rounds half to even as Python does
+// Python's f'{x:.{d}f}': toFixed (both round the exact binary value), except at an exact tie,
+// which toFixed rounds up and Python half to even. x is a tie iff x * 10^d is an odd multiple
+// of 1/2, i.e. (a double being dyadic) iff x * 2^(d+1), exact, is an odd integer m.
 export function fmt(x, d) {
-  const k = x * 2 * 10 ** d;
-  if (Number.isInteger(k) && k % 2 !== 0 && k / (2 * 10 ** d) === x) {
-    const n = Math.floor(k / 2), even = n % 2 === 0 ? n : n + 1;
-    return (even / 10 ** d).toFixed(d);
-  }
-  return x.toFixed(d);
+  if (typeof x !== 'number' || !(Number.isInteger(d) && d >= 0 && d <= 20)) throw new Error(`fmt needs a number and 0..20 digits, got ${x}, ${d}`);
+  const m = Math.abs(x) * 2 ** (d + 1);
+  if (!(Number.isInteger(m) && m % 2 === 1 && m * 5 ** d < 2 ** 53)) return x.toFixed(d);
+  const k = m * 5 ** d, n = (k - 1) / 2; // x * 10^d = n + 1/2 exactly
+  return (x < 0 ? '-' : '') + ((n % 2 === 0 ? n : n + 1) / 10 ** d).toFixed(d);
 }
 
 // vector.train.Adam over theta[start, end): the numpy arithmetic elementwise
 export class Adam {
   constructor(start, end, { beta1, beta2, eps_adam }) {
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end)) {
+      throw new Error(`Adam updates theta[start, end): integers with 0 <= start <= end, got ${start}, ${end}`);
+    }
+    if (![beta1, beta2, eps_adam].every(Number.isFinite)) throw new Error('Adam needs finite beta1, beta2 and eps_adam (TrainConfig)');
     Object.assign(this, { start, end, beta1, beta2, eps: eps_adam });
     this.m = new Float64Array(end - start);
     this.v = new Float64Array(end - start);
@@ -62,6 +71,9 @@ export class Adam {
 
 // The tokenizer (data.Tokenizer.from_docs): the sorted characters of the names, BOS after them
 export function tokenizer(docs) {
+  if (!Array.isArray(docs) || !docs.length || !docs.every(d => typeof d === 'string' && d)) {
+    throw new Error('docs must be a non-empty list of non-empty strings');
+  }
   const uchars = [...new Set(docs.join(''))].sort();
   const id = new Map(uchars.map((c, i) => [c, i])), BOS = uchars.length;
   return { uchars, BOS, vocab_size: BOS + 1, encode: name => [BOS, ...[...name].map(c => id.get(c)), BOS] };
@@ -70,6 +82,7 @@ export function tokenizer(docs) {
 // vector.init_params: one rng.gauss(0, init_std) per entry, in param_shapes order, row by
 // row; the gate logit is gate_init, not a draw
 export function initParams(net, rng) {
+  if (!(net instanceof Net) || !rng || typeof rng.gauss !== 'function') throw new Error('initParams needs a Net and a PyRandom');
   const { theta, lay: { shapes, off } } = net, std = net.cfg.init_std;
   for (const [name, [r, c]] of Object.entries(shapes)) {
     if (name === 'snc_gate') theta[off[name]] = net.cfg.gate_init;
@@ -118,10 +131,10 @@ export function docsLoss(net, docs) {
 // and 1 + block_size / cadence bus slots per stream.
 export function streamsLoss(net, streams, cadence, lag, trunk) {
   checkSeqs(net, streams, 2, 'streams');
+  if (!(Number.isInteger(cadence) && cadence >= 1)) throw new Error(`cadence must be an integer >= 1, got ${cadence}`);
+  if (!(Number.isInteger(lag) && lag >= 0)) throw new Error(`lag must be an integer >= 0, got ${lag}`);
   const S = streams.length, T = net.T, Q = 1 + Math.floor(T / cadence);
-  if (!(Number.isInteger(cadence) && cadence >= 1 && Number.isInteger(lag) && lag >= 0 && S * Q <= net.M)) {
-    throw new Error(`cadence must be an integer >= 1 and lag >= 0, with ${S} x ${Q} bus slots at most the net's ${net.M}`);
-  }
+  if (S * Q > net.M) throw new Error(`${S} streams need ${S} x ${Q} bus slots, more than the net's ${net.M}`);
   const bus = net.bus || (net.bus = { round: new Float64Array(net.M), reads: new Int32Array(net.M),
                                       count: new Int32Array(net.rows), order: new Int32Array(3 * net.rows * T) });
   const { round, reads, count, order } = bus;
@@ -183,8 +196,8 @@ export class Trainer {
     this.encoded = trainDocs.map(tok.encode); // once, so that a step allocates no token list
     this.cfg = { vocab_size: tok.vocab_size, n_layer: s.n_layer, n_embd: s.n_embd, block_size: s.block_size,
                  n_head: s.n_head, notes_dim: spec.cfg.notes_dim, init_std: spec.cfg.init_std, gate_init: s.gateInit };
-    const S = s.streams, Q = 1 + Math.floor(this.cfg.block_size / s.cadence);
-    const net = this.net = new Net(this.cfg, Math.max(2 * S, N_STREAMS_INFER), S * Q);
+    const S = s.streams, { rows, noteSlots } = netShape(this.cfg, S, s.cadence);
+    const net = this.net = new Net(this.cfg, rows, noteSlots);
     initParams(net, rng);
     if (s.task !== 'names') {
       this.groups = makeGroups(s.task, trainDocs, S, s.sncSteps, rng).map(g => encodeGroup(s.task, g, tok.encode));
@@ -199,6 +212,7 @@ export class Trainer {
                     `num params: ${nAll} (base: ${nBase}, snc: ${nAll - nBase})`,
                     '\n=== Phase 1: Training base GPT (1000 steps) ==='];
     this.sampled = null;
+    this.nextPhase();
   }
 
   get done() { return this.phase === 3; }
@@ -211,13 +225,18 @@ export class Trainer {
     return g;
   }
 
-  step() {
-    const s = this.settings, net = this.net, pad = (x, n) => String(x).padStart(n);
+  // past a phase with no step left (so `done` is true right after the last step)
+  nextPhase() {
+    const s = this.settings;
     if (this.phase === 1 && this.at >= s.steps) {
       this.phase = 2; this.at = 0;
       this.printed.push('\n=== Phase 2: Training SNC / Dynamic Notes Bus (300 steps) ===');
     }
     if (this.phase === 2 && this.at >= s.sncSteps) this.phase = 3;
+  }
+
+  step() {
+    const s = this.settings, net = this.net, pad = (x, n) => String(x).padStart(n);
     if (this.phase === 3) return null;
     const step = this.at++;
     let info;
@@ -241,7 +260,30 @@ export class Trainer {
       }
     }
     this.log.push(info);
+    this.nextPhase();
     return info;
+  }
+
+  // Steps for about `ms` milliseconds (at least one, unless done): {records, samples, done};
+  // every `sampleEvery` steps of a phase (0: never) it also samples names from the model as it
+  // is then: samples = [{phase, step, texts}] (see samples())
+  advance(ms, sampleEvery = 0) {
+    const records = [], samples = [], end = performance.now() + ms;
+    while (!this.done) {
+      const info = this.step();
+      records.push(info);
+      if (sampleEvery && (info.step + 1) % sampleEvery === 0) samples.push({ phase: info.phase, step: info.step, texts: this.samples() });
+      if (performance.now() >= end) break;
+    }
+    return { records, samples, done: this.done };
+  }
+
+  // `n` names from the trunk as trained so far (sampleSingle), drawn from their own
+  // Random(seed), not the run's generator: the same draws at every step, so they show only
+  // what the weights changed
+  samples(n = 3, { seed = 42, temperature = this.settings.temperature } = {}) {
+    const model = this.model(), rng = new PyRandom(seed);
+    return Array.from({ length: n }, () => sampleSingle(model, { temperature, rng }).text);
   }
 
   // engine.js's model form (loadCheckpoint's) with a copy of the weights now

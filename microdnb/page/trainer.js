@@ -25,8 +25,8 @@
 //                                   gateInit (9); gateInit, sncSteps (13); each value checked
 //                                   against the control's extent, an Error naming it); the
 //                                   chapter fixes the other settings (t.fixed). The curve,
-//                                   numbers and samples follow it (chapter 4: names of the model
-//                                   as it is every 100 steps; t.samples, the names shown).
+//                                   numbers and samples follow it (chapter 4: three names of the
+//                                   model every 100 steps, then ten; t.samples, the names shown).
 //                                   checkpoint: the checkpoint
 //                                   file's text (engine.js checkpointText); log: one record per
 //                                   step {phase, step, num_steps, loss, lr, gate (phase 2)},
@@ -88,10 +88,10 @@ function sampleOf(model, how, i) {
   return sampleSingle(model, { seed: i }).text || '(empty)';
 }
 
-// The samples of a model, drawn in slices of at most ~8 ms (a 0 ms timeout between two: no
-// task long enough to hold up the page, even while the engine's code is still cold). A call
-// made while one draws waits for it, and only the latest of those is drawn: a run's snapshots
-// can come faster than their samples. Resolves to the lines, or null if a later call took over.
+// The samples of a trained model, drawn in slices of at most ~8 ms (a 0 ms timeout between
+// two: no task long enough to hold up the page, even while the engine's code is still cold).
+// A call made while one draws waits for it, and only the latest of those is drawn. Resolves
+// to the lines, or null if a later call took over.
 function sampler(sliceMs = 8) {
   let busy = null, latest = 0;
   const draw = (model, how) => new Promise(resolve => {
@@ -211,16 +211,15 @@ export function mount(id) {
     api.model = null;
     setRunning(true);
     say(`Training started: ${curve.numSteps} steps.`);
-    const how = data.samples, mine = runTrainer(sp, full, {
-      onProgress: batch => {
+    const how = data.samples, total = stepsOf(data, allOf(full)), mine = runTrainer(sp, full, {
+      onProgress: (batch, samples = []) => {
         for (const r of batch) { api.log.push(r); if (r.phase === data.phase) curve.push(r); }
+        // samples as it goes (chapter 4): worker.js's names of the model every how.every steps
+        const last = samples.filter(x => x.phase === data.phase).at(-1);
+        if (last && run === mine) showSamples(last.texts, `three names of the model after step ${last.step + 1} of ${total} (temperature 0.5, seed 42)`);
         book();
       },
-      // samples as it goes: names from the model as it is every how.every steps
-      snapshotEvery: how.every || 0,
-      onSnapshot: (step, model) => sample(model, how).then(lines => {
-        if (lines && run === mine) showSamples(lines, `${how.label} of the model after step ${step} of ${stepsOf(data, allOf(full))}`);
-      }),
+      sampleEvery: how.every || 0,
     });
     run = mine;
     api.worker = mine.worker; // false: no worker could start, it trains on the main thread in slices

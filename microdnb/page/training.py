@@ -29,6 +29,10 @@ DECODE = {'gate': 'gate'}
 TASKS = ('names', 'independent', 'split', 'copy')   # tasks.js TASKS: 'names' is the reference's phase 2
 
 
+# the most memory a run's buffers (grad.js Net) may take in the page: the reference's take 0.3 MB
+MAX_NET_BYTES = 256 * 2 ** 20
+
+
 def default_settings():
     """The reference run's settings, as the page names them."""
     m, t, b = ModelConfig(), TrainConfig(), REFERENCE_BUS
@@ -96,6 +100,7 @@ def train_payload(settings=None, docs=None):
         'limits': {**limits_json({**SETTINGS, **DECODE}),
                    'heldout': {**held._asdict(), 'text': held.text()}},
         'max_params': MAX_PARAMS,
+        'max_net_bytes': MAX_NET_BYTES,
     }
 
 
@@ -108,5 +113,6 @@ def trainer_page(head='', payload=None):
     return ('<!doctype html><meta charset="utf-8">' + head + '<link rel="icon" href="data:,"><title>trainer</title>'
             '<script type="application/json" id="payload">' + json_for_script(payload) + '</script>'
             '<script type="module">\n' + module_code(MODULES) +
-            '\nwindow.M = {...__mdx_pyrandom, ...__mdx_engine, ...__mdx_spec, ...__mdx_train, ...__mdx_worker};'
+            '\nwindow.M = {...__mdx_pyrandom, ...__mdx_engine, ...__mdx_grad, ...__mdx_tasks, ...__mdx_spec, ...__mdx_train,'
+            ' ...__mdx_worker};'
             '\nwindow.spec = M.specFrom(JSON.parse(document.getElementById("payload").textContent));\n</script>')

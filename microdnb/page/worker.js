@@ -11,18 +11,16 @@
 // (a module worker from a blob: URL does not: shared/notes/trainer.md section 1). No extra
 // file, nothing fetched.
 //
-// runTrainer(spec, settings, {onProgress, worker = true}) -> {done, stop}
+// runTrainer(spec, settings, {onProgress, worker = true, sampleEvery = 0}) -> {done, stop}
 //   settings are checked first (trainSettings): a bad one throws at once, naming it.
-//   onProgress(records): every ~16 ms, the step records since the last call, each
-//     {phase, step, num_steps, loss, lr, gate (phase 2)}, in order.
+//   onProgress(records, samples): every ~16 ms, the step records since the last call, each
+//     {phase, step, num_steps, loss, lr, gate (phase 2)}, in order; and, every `sampleEvery`
+//     steps of a phase, [{phase, step, texts}]: 3 names from the model then (Trainer.samples).
 //   done: a Promise of {lines, checkpoint, log}: replicate's lines, the checkpoint file's
 //     text, every step's record. stop() ends the run at once (the worker is terminated) and
 //     done rejects with an Error named 'AbortError'; after the end stop() does nothing.
 //   worker = false trains on the main thread (the fallback) without trying a worker; the
 //   result's `worker` says where it runs (false once it has fallen back).
-//   snapshotEvery = N > 0: after every N steps (of both phases, counted together), after the
-//     progress up to it, onSnapshot(step, model) gets the model as it is then (Trainer.model(),
-//     engine.js's form): the trainer samples names from it as the run goes (chapter 4).
 // trainerContract(spec) -> {replicate, train}: window.microdnb.trainers' entries (see below).
 
 import { Trainer } from './train.js';
@@ -41,22 +39,13 @@ function inlineModules() {
 
 // The worker's side: train what the page posts, post progress in batches, then the result
 function workerMain(scope, Trainer, progressMs) {
-  scope.onmessage = ({ data: { spec, settings, every } }) => {
+  scope.onmessage = ({ data: { spec, settings, sampleEvery } }) => {
     try {
       const t = new Trainer(spec, settings);
-      let batch = [], last = performance.now();
-      for (let info = t.step(); info; info = t.step()) {
-        batch.push(info);
-        if (every && t.log.length % every === 0) {
-          scope.postMessage({ type: 'progress', records: batch });
-          scope.postMessage({ type: 'snapshot', step: t.log.length, model: t.model() });
-          batch = []; last = performance.now();
-        } else if (performance.now() - last >= progressMs) {
-          scope.postMessage({ type: 'progress', records: batch });
-          batch = []; last = performance.now();
-        }
+      while (!t.done) {
+        const { records, samples } = t.advance(progressMs, sampleEvery);
+        scope.postMessage({ type: 'progress', records, samples });
       }
-      if (batch.length) scope.postMessage({ type: 'progress', records: batch });
       scope.postMessage({ type: 'done', lines: t.lines(), checkpoint: t.checkpointText(), log: t.log });
     } catch (err) {
       scope.postMessage({ type: 'error', message: String((err && err.message) || err) });
@@ -76,22 +65,16 @@ const aborted = where => Object.assign(new Error(`training stopped ${where}`), {
 
 // The fallback: the same loop on the main thread, in slices of ~12 ms between which the page
 // handles its events (a 0 ms timeout; browsers clamp nested ones to 4 ms)
-function onMainThread(spec, settings, onProgress, every = 0, onSnapshot = null) {
+function onMainThread(spec, settings, onProgress, sampleEvery) {
   let stopped = false, t = null;
   const done = new Promise((resolve, reject) => {
     const slice = () => {
       if (stopped) return reject(aborted(t ? `at step ${t.log.length}` : 'before it began'));
       try {
-        t = t || new Trainer(spec, settings);
-        const records = [], end = performance.now() + SLICE_MS;
-        let info = null;
-        do {
-          info = t.step();
-          if (info) records.push(info);
-          if (info && every && t.log.length % every === 0) { onProgress(records.splice(0)); onSnapshot(t.log.length, t.model()); }
-        } while (info && performance.now() < end);
-        if (records.length) onProgress(records);
-        if (info) return void setTimeout(slice, 0);
+        if (!t) { t = new Trainer(spec, settings); return void setTimeout(slice, 0); } // a slice of its own
+        const { records, samples, done: finished } = t.advance(SLICE_MS, sampleEvery);
+        if (records.length) onProgress(records, samples);
+        if (!finished) return void setTimeout(slice, 0);
         resolve({ lines: t.lines(), checkpoint: t.checkpointText(), log: t.log });
       } catch (err) { reject(err); }
     };
@@ -100,27 +83,23 @@ function onMainThread(spec, settings, onProgress, every = 0, onSnapshot = null) 
   return { done, stop: () => { stopped = true; }, worker: false };
 }
 
-export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker = true, snapshotEvery = 0,
-                                                 onSnapshot = () => {} } = {}) {
+export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker = true, sampleEvery = 0 } = {}) {
   trainSettings(spec, settings); // a bad setting throws here, on the caller's stack
-  if (typeof onProgress !== 'function') throw new Error('onProgress must be a function(records)');
-  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 0) throw new Error(`snapshotEvery must be a whole number >= 0, got ${snapshotEvery}`);
-  if (typeof onSnapshot !== 'function') throw new Error('onSnapshot must be a function(step, model)');
-  const every = snapshotEvery;
+  if (typeof onProgress !== 'function') throw new Error('onProgress must be a function(records, samples)');
+  if (!(Number.isInteger(sampleEvery) && sampleEvery >= 0)) throw new Error(`sampleEvery must be an integer >= 0 (steps; 0: no samples), got ${sampleEvery}`);
   const src = worker && typeof Worker === 'function' ? workerSource() : null;
   let w = null;
   if (src) {
     try { w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' }))); } catch { w = null; }
   }
-  if (!w) return onMainThread(spec, settings, onProgress, every, onSnapshot);
+  if (!w) return onMainThread(spec, settings, onProgress, sampleEvery);
   let settle = null, started = false, fallback = null, steps = 0;
   const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
   const finish = () => { w.terminate(); settle = null; };
   w.onmessage = ({ data }) => {
     if (!settle) return;
     started = true;
-    if (data.type === 'progress') { steps += data.records.length; onProgress(data.records); }
-    else if (data.type === 'snapshot') onSnapshot(data.step, data.model);
+    if (data.type === 'progress') { steps += data.records.length; onProgress(data.records, data.samples); }
     else if (data.type === 'done') { const s = settle; finish(); s.resolve({ lines: data.lines, checkpoint: data.checkpoint, log: data.log }); }
     else { const s = settle; finish(); s.reject(new Error(data.message)); }
   };
@@ -131,10 +110,10 @@ export function runTrainer(spec, settings = {}, { onProgress = () => {}, worker 
     const s = settle;
     finish();
     if (started) return s.reject(new Error(`the training worker failed: ${ev.message || 'an error'}`));
-    fallback = onMainThread(spec, settings, onProgress, every, onSnapshot);
+    fallback = onMainThread(spec, settings, onProgress, sampleEvery);
     fallback.done.then(s.resolve, s.reject);
   };
-  w.postMessage({ spec, settings, every });
+  w.postMessage({ spec, settings, sampleEvery });
   return {
     done,
     stop: () => {
