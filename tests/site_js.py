@@ -81,7 +81,7 @@ async (tags) => {
 """
 
 
-# Text in the widgets and explorers against the background it is drawn on (the nearest
+# Text in the widgets, explorers and trainers against the background it is drawn on (the nearest
 # opaque ancestor): axe can miss it (text the same colour as its background is skipped
 # as hidden, not failed), so this measures it directly. Large text (24 px, or 18.66 px
 # bold) needs 3:1, the rest 4.5:1.
@@ -93,7 +93,7 @@ WIDGET_CONTRAST_JS = """
   };
   const parse = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
   const low = [];
-  for (const root of document.querySelectorAll('.jupyter-widgets, .microdnb-explorer, .microdnb-lookthrough')) {
+  for (const root of document.querySelectorAll('.jupyter-widgets, .microdnb-explorer, .microdnb-lookthrough, .microdnb-trainer')) {
     const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     let n;
     while ((n = w.nextNode())) {

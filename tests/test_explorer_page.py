@@ -255,3 +255,30 @@ def test_an_explorer_shows_only_the_parts_its_chapter_has_taught(browser, models
     assert six['settings']['gate'] is None and seven['settings']['gate'] == 0.5
     assert six['texts'] == numpy_texts(m, {'cadence': 1, 'lag': 1})
     assert six['ends'] and set(six['ends']) == {m['tok'].labels[m['tok'].BOS]} == {'.'}
+
+
+def test_set_model_explores_another_model_and_refuses_a_misfit(page, models):
+    """x.setModel(model) (what a trainer's "Explore what you trained" calls): the explorer then
+    decodes and saves that model, as the numpy engine decodes it; a model of another
+    block_size is refused, and nothing changes. The first explorer gets its own model back."""
+    got = page.evaluate("""async () => { const [a, b] = window.microdnb.explorers, original = a.model, before = a.shown.texts;
+      const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));   // a redraw is coalesced
+      let refused = '';
+      try { a.setModel(b.model); } catch (e) { refused = e.message; }
+      const kept = a.model === original && JSON.stringify(a.shown.texts) === JSON.stringify(before);
+      const other = a.engine.loadCheckpoint(JSON.parse(a.checkpoint()), null, original.limits);
+      other.params.snc_gate.data[0] = 5;   // the gate wide open: another model of the same shape
+      a.setModel(other);
+      await frame();
+      const out = {refused, kept, texts: a.decode({seed: 3, streams: 3}).texts, shown: a.shown.texts,
+                   gate: JSON.parse(a.checkpoint()).params.snc_gate[0][0], labels: a.model.labels === original.labels};
+      a.setModel(original);
+      await frame();
+      out.back = JSON.stringify(a.shown.texts) === JSON.stringify(before);
+      return out; }""")
+    m = models[0]
+    opened = {**m, 'params': {**m['params'], 'snc_gate': np.array([[5.0]])}}
+    assert 'vocabulary and block_size' in got['refused'] and got['kept'], got
+    assert got['gate'] == 5 and got['labels'] and got['back'], got
+    assert got['texts'] == numpy_texts(opened, {'seed': 3, 'streams': 3})
+    assert got['shown'] == numpy_texts(opened, {})

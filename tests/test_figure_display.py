@@ -73,3 +73,22 @@ def test_tables_have_header_scopes_and_a_caption():
     assert out.index('<caption') < out.index('<thead>')
     assert out.count('<th scope="row"') == 2 and out.count('<td') == 2
     assert t.text().splitlines()[0] == 'Held-out loss <by condition>'
+
+
+def test_a_palette_png_is_smaller_looks_the_same_and_keeps_its_description():
+    from PIL import Image
+    import numpy as np
+    fig = transformer.prob_bars([0.2, 0.8], ['a', 'é→'], highlight=1)
+    alt = fig.microdnb_alt
+    full = display.png(fig)
+    fig = transformer.prob_bars([0.2, 0.8], ['a', 'é→'], highlight=1)
+    small = display.png(fig, colors=64)
+    assert len(small) < len(full) / 2 and display.png_description(small) == alt
+    a, b = Image.open(io.BytesIO(full)), Image.open(io.BytesIO(small))
+    assert b.mode == 'P' and a.size == b.size
+    diff = np.abs(np.asarray(a.convert('RGBA'), float) - np.asarray(b.convert('RGBA'), float))
+    assert diff.mean() < 2 and np.mean(diff.max(-1) > 48) < 0.01     # the same picture, to a few levels
+    for bad in (1, 257, 2.5, True, '64'):
+        with pytest.raises(ValueError, match=r'colors must be None or a whole number of palette colours in \[2, 256\]'):
+            display.png(transformer.prob_bars([0.2, 0.8], ['a', 'b']), colors=bad)
+    plt.close('all')

@@ -24,6 +24,12 @@
   train.js           Adam, the two phases, Trainer and replicate: the reference run in the page
   worker.js          runTrainer: training in a classic Web Worker made from the inline output
   training.py        `train_payload(...)`: the trainer's payload (names packed, limits, defaults)
+  trainer.py         `trainer(...)`: Train in the page (chapters 4, 9, 13), a self-contained
+                     text/html output like the explorer's, with the chapter's run to compare
+  trainer_markup.js  the trainer's controls, buttons, canvas and numbers, as HTML
+  trainer_view.js    the live loss (and gate) curve on a canvas, its numbers and text alternative
+  trainer.js         mount(): a trainer in its output, wired to train.js's worker; its entry point
+  trainer.css        the trainer's own styles (the explorer's rules, rescoped, do the rest)
 
 The JavaScript is package data beside the Python that emits it (pyproject.toml lists it);
 tests/test_js_engine.py proves engine.js equal to the numpy engine in Chromium, and

@@ -3,8 +3,8 @@
 // self-contained HTML output per explorer: a root <div class="microdnb-explorer"
 // data-microdnb-explorer="ID"> holding its CSS, the model (the checkpoint's fields, weights as
 // base64 float64) and a static fallback, then one inline module script with the page's
-// modules (pyrandom.js, engine.js, payload.js, text.js, explorer_views.js, explorer_state.js, explorer_markup.js,
-// explorer_render.js and this file) wrapped in functions, ending in mount("ID"). This file
+// modules (pyrandom.js, settings.js, engine.js, payload.js, text.js, explorer_views.js, explorer_state.js,
+// explorer_markup.js, explorer_render.js and this file) wrapped in functions, ending in mount("ID"). This file
 // mounts an explorer: it reads the model, builds the markup, wires the controls to the
 // state and the state to a redraw, and gives the page its entry point.
 //
@@ -42,6 +42,11 @@
 //   x.shown                         the decode on screen; x.renders: redraws so far
 //   x.model, x.engine, x.views      the loaded model, engine.js's functions, two of the views'
 //                                   (sequentialPasses(x.shown, x.settings()), stepContext)
+//   x.setModel(model)               explore another model (engine.js's model form, as
+//                                   loadCheckpoint returns it: a trainer's model just trained)
+//                                   with the same vocabulary and block_size (the controls are
+//                                   built for them; else it throws and nothing changes); the
+//                                   settings stay, and it decodes again
 //
 // Two explorers on one page share nothing but window.microdnb.explorers: each output is its
 // own module script with its own copy of the code and the model.
@@ -63,13 +68,15 @@ export function mount(id) {
   const mounted = rootOf('explorer', id);
   if (!mounted) return null;
   const { root, data } = mounted;
-  const model = modelOf(data), R = data.ranges, show = data.show, reg = registry('explorers'), u = `mdx${++reg.nextId}`;
+  let model = modelOf(data);
+  const R = data.ranges, show = data.show, reg = registry('explorers'), u = `mdx${++reg.nextId}`;
   model.labels = data.labels; // each token's label as the book writes it (Tokenizer.labels)
   const st = initialState(data.settings, R);
   const ui = document.createElement('div');
   ui.className = 'mdx-ui';
   ui.innerHTML = explorerHTML(u, model, R, data.title, show);
-  const parts = pageParts(ui, u, show), render = renderer(parts, model, data.colors, show);
+  const parts = pageParts(ui, u, show);
+  let render = renderer(parts, model, data.colors, show);
   const api = { root, id, title: data.title, model, show: [...show], engine: ENGINE, views: VIEWS, renders: 0, shown: null,
                 lastRenderMs: 0 };
 
@@ -117,6 +124,16 @@ export function mount(id) {
   Object.assign(api, {
     checkpoint: () => (text ??= checkpointText(model)),
     decode: (settings = {}) => decode(model, settings),
+    setModel(next) {
+      const same = next && next.cfg && next.cfg.block_size === model.cfg.block_size && next.uchars &&
+        next.uchars.join('') === model.uchars.join('');
+      if (!same) throw new Error('setModel: the model must have the vocabulary and block_size this explorer was built for');
+      model = { ...next, labels: model.labels, limits: next.limits || model.limits };
+      api.model = model;
+      render = renderer(parts, model, data.colors, show);
+      text = null;
+      redraw();
+    },
     settings: () => shownSettings(st, api.step),
     set(partial) {
       if ('gate' in partial && !show.includes('gate')) throw new Error('gate: this explorer shows no gate control');

@@ -71,6 +71,12 @@ def json_for_script(obj):
     return text.replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
 
 
+def view_stylesheet(kind, own):
+    """view.css (written under .microdnb-explorer, the rules every view shares) scoped to the
+    view `kind`'s root, then that view's own CSS file `own`."""
+    return stylesheet('view.css').replace('.microdnb-explorer', f'.microdnb-{kind}') + '\n' + stylesheet(own)
+
+
 def page_output(kind, title, payload, modules, css, fallback):
     """One view as a notebook's text/html output: a root <div class="microdnb-KIND"
     data-microdnb-KIND="ID"> (a group labelled `title`) holding `css` (scoped to that class),

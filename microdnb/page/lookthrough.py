@@ -26,7 +26,7 @@ from .. import vector
 from ..params import base_keys
 from ..sampling import check_prompt
 from .explorer import checked_model, model_payload
-from .inline import page_output, stylesheet
+from .inline import page_output, view_stylesheet
 
 __all__ = ['LookThrough', 'lookthrough', 'trace']
 
@@ -102,7 +102,6 @@ def lookthrough(params, cfg, tokenizer, name='isabella', *, pos=None, title=None
                          f"got {pos!r:.40}")
     payload = {'title': title, **model_payload(doc, cfg, carried=base_keys(cfg)), 'name': tr['name'], 'pos': pos, 'top': TOP,
                'labels': tokenizer.labels}
-    # view.css's rules (written under .microdnb-explorer) scoped to this root, then its own
-    css = stylesheet('view.css').replace('.microdnb-explorer', '.microdnb-lookthrough') + '\n' + stylesheet('lookthrough.css')
+    css = view_stylesheet('lookthrough', 'lookthrough.css')
     page = page_output('lookthrough', title, payload, MODULES, css, _fallback(title, tr, tokenizer.labels))
     return LookThrough(page, title, tr['name'], pos, tr)
