@@ -1,6 +1,7 @@
 """The built book's HTML, read as files (no browser): every page of the table of contents
 was built, each chapter offers its notebook and a Binder link to it, every <img> has a real
-alternative text (or is marked decorative), headings nest and links say where they go.
+alternative text (or is marked decorative), headings nest and links say where they go,
+and a chapter with a trainer stays under 700 kB.
 The pages in Chromium: test_site_pages.py."""
 from __future__ import annotations
 
@@ -75,3 +76,11 @@ def test_headings_nest_and_links_say_where_they_go(site):
             elif label.strip(".:") in GENERIC_LINK_TEXT:
                 bad.append(f"{name}: a link named only {label!r}: {attrs.get('href')}")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("page_name", ["book/04_training", "book/09_phase2", "book/13_gate"])
+def test_a_page_with_a_trainer_stays_light(page_name, site):
+    """Issue 18: a chapter with a trainer stays under 700 kB of HTML (the names travel
+    gzipped; the figures of chapters 4 and 9 are palette PNGs, figures.display colors=)."""
+    size = (site / f"{page_name}.html").stat().st_size
+    assert size < 700_000, f"{page_name}.html is {size:,} bytes, over 700,000"

@@ -12,6 +12,7 @@ go to _build/a11y_report.json. In the light visit, also:
   decorative), widget frames included; <html lang="en">;
 - the chapters built around the explorer run the model in the page (a setting changes what
   it decodes; chapter 14's follower copies more with the gate as trained than shut);
+- the chapters with a trainer (4, 9, 13) train in the page: tests/trainer_checks.py;
 - by keyboard alone: Tab from the top reaches every control (each widget slider and the
   explorer), each stop in document order with a visible focus ring, the first a skip
   link, and focus comes round to the top (no trap); on every scrubber ArrowRight, End and
@@ -31,6 +32,7 @@ from site_js import (ARM_JS, AXE_RUN_JS, FOCUS_RECORDER_JS, READ_FOCUS_JS, REDUC
                      RENDERED_IMAGES_JS, SCRUBBER_STATE_JS, TO_TOP_JS, UNDECODED_IMAGES_JS, WIDGET_CONTRAST_JS)
 from site_pages import (ALL_PAGES, AXE, AXE_TAGS, MUST_HAVE_EXPLORERS, MUST_HAVE_LOOKTHROUGHS, MUST_HAVE_SLIDERS,  # noqa: F401
                         VIEWPORT, assert_no_problems, bad_alt, browser, scrubber_readouts, server, site, visit)
+from trainer_checks import TRAINER_PAGES, check_trainer
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
@@ -45,7 +47,7 @@ def grouped(page_name, scheme):
 
 
 @pytest.mark.parametrize("page_name", [grouped(p, "light") for p in ALL_PAGES])
-def test_page_in_the_light_theme(page_name, site, server, browser, request):
+def test_page_in_the_light_theme(page_name, site, server, browser, request, tmp_path):
     path = site / f"{page_name}.html"
     assert path.is_file(), f"{page_name} is in the site but {path} was not built"
     html = path.read_text(encoding="utf-8")
@@ -53,6 +55,8 @@ def test_page_in_the_light_theme(page_name, site, server, browser, request):
         undecoded = page.evaluate(UNDECODED_IMAGES_JS)
         assert not undecoded, f"{page_name} has images that did not decode: {undecoded}"
         check_rendered_images(page, page_name)
+        if page_name in TRAINER_PAGES:
+            check_trainer(page, page_name, tmp_path)   # trained: axe and the keyboard see that state too
         check_axe(page, page_name, "light", request)
         if page_name in MUST_HAVE_EXPLORERS:
             check_explorer_runs_the_model(page, page_name)

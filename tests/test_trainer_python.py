@@ -92,3 +92,12 @@ def test_bad_arguments_are_refused_in_one_line(kind, reference, kwargs, match):
     with pytest.raises(ValueError, match=match) as e:
         trainer(kind, reference, **kwargs)
     assert '\n' not in str(e.value) and str(e.value).startswith('trainer: ')
+
+
+def test_the_inliner_drops_indentation_but_not_inside_a_template_literal(tmp_path, monkeypatch):
+    from microdnb.page import inline
+    (tmp_path / 'm.js').write_text("export function f(a) {\n  // why\n  const s = `x\n    kept ${a\n  } too`;\n"
+                                   "    return s;\n}\n", encoding='utf-8')
+    monkeypatch.setattr(inline, 'PAGE_DIR', tmp_path)
+    code = inline.module_code(['m.js'])
+    assert 'const s = `x\n    kept ${a\n  } too`;\nreturn s;\n}' in code and '// why' not in code

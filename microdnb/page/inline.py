@@ -24,8 +24,17 @@ _EXPORT = re.compile(r"^export (?=(?:async\s+)?(?:function\*?|class|const|let)\s
 
 
 def _strip_comments(src):
-    """Drop whole-line // comments and blank lines (the package's files keep them)."""
-    return '\n'.join(line for line in src.splitlines() if line.strip() and not line.lstrip().startswith('//'))
+    """Drop whole-line // comments, blank lines and indentation (the package's files keep them:
+    a page carries about 9 kB less of each). A line inside a template literal (after an odd
+    number of backticks: the modules have no backtick in a string, regex or comment) keeps its
+    indentation, which is then part of a string."""
+    out, ticks = [], 0
+    for line in src.splitlines():
+        if not line.strip() or line.lstrip().startswith('//'):
+            continue
+        out.append(line if ticks % 2 else line.lstrip())
+        ticks += line.count('`')
+    return '\n'.join(out)
 
 
 def module_code(modules):

@@ -278,11 +278,14 @@ export function mount(id) {
   ui.addEventListener('change', ev => {
     const k = ev.target.dataset && ev.target.dataset.k;
     if (!byKey[k]) return;
+    // a value out of range is refused: the control goes back to the last good one, and its
+    // hint and the live region say why (until the next good value)
+    const hint = ui.querySelector(`#${u}-${k}-hint`);
     try {
       st[k] = checked(byKey[k], ev.target.value);
-      ev.target.removeAttribute('aria-invalid');
+      if (hint) hint.textContent = byKey[k].hint;
     } catch (e) {
-      ev.target.setAttribute('aria-invalid', 'true');
+      if (hint) hint.textContent = `ignored: ${e.message}`;
       say(`Ignored: ${e.message}`);
     }
     showControls();

@@ -1,19 +1,18 @@
-"""The trainers of the built book in headless Chromium (chapters 4, 9 and 13: microdnb.page.trainer),
-each page visited once with every check of its trainer run there (tests/site_pages.py serves
-_build/html and watches every request; axe and the keyboard walk run on every page in
-test_site_pages.py).
+"""The trainer checks of a visit to a chapter with a trainer (chapters 4, 9 and 13:
+microdnb.page.trainer), run by test_site_pages.py during its one light-theme visit of the
+page, before its axe and keyboard checks (which then see the trained state too).
 
-On each page: Train (the button) draws the curve and announces progress in the live region,
-Stop ends the run mid-way; a whole run in the worker leaves no main-thread task over 50 ms
-(PerformanceObserver 'longtask', buffered) and computes, step for step, the losses (and gate)
-of the run the chapter computed with the numpy engine, which the page carries (to the 6
-significant digits it carries them with); the samples follow the run (chapter 4: the
-model's names every 100 steps, worker.js sampleEvery); the checkpoint the Download button
-saves is read by `python -m microdnb sample --checkpoint`, whose names are the page's. Chapter 4 also replicates the reference run: its lines are
+`check_trainer(page, page_name, tmp_path)`: Train (the button) draws the curve and announces
+progress in the live region, Stop ends the run mid-way; a whole run in the worker leaves no
+main-thread task over 50 ms (PerformanceObserver 'longtask', buffered) and computes, step for
+step, the losses (and gate) of the run the chapter computed with the numpy engine, which the
+page carries (to the 6 significant digits it carries them with); the samples follow the run
+(chapter 4: the model's names every 100 steps, worker.js sampleEvery); the checkpoint the
+Download button saves is read by `python -m microdnb sample --checkpoint`, whose names are
+the page's. Chapter 4 also replicates the reference run: its lines are
 `reference.replicate(engine='numpy')`'s. Chapter 9 hands the model it trained to the
 explorer above it, whose decode is then the numpy engine's on the downloaded checkpoint.
-Chapter 13 trains from the open gate start and its gate stays open. Each page with a trainer
-stays under 700 kB of HTML.
+Chapter 13 trains from the open gate start and its gate stays open.
 """
 from __future__ import annotations
 
@@ -22,19 +21,13 @@ import random
 import subprocess
 import sys
 
-import pytest
-
 from conftest import REPO, subprocess_env
 from microdnb import vector
 from microdnb.checkpoint import load_checkpoint
 from microdnb.config import BusConfig
 from microdnb.reference import replicate
-from site_pages import assert_no_problems, browser, server, site, visit  # noqa: F401 (fixtures)
-
-pytestmark = [pytest.mark.site, pytest.mark.browser]
 
 TRAINER_PAGES = {'book/04_training': 'phase1', 'book/09_phase2': 'phase2', 'book/13_gate': 'copy'}
-MAX_PAGE_BYTES = 700_000
 RTOL = 5e-6   # the chapter's runs travel with 6 significant digits (trainer.DIGITS); test_js_train.py checks 1e-9
 
 # Long main-thread tasks from now on: the observer buffers what came before, so the check
@@ -44,38 +37,24 @@ LONGTASKS_JS = """() => { window.__longtasks = [];
     .observe({type: 'longtask', buffered: true}); return performance.now(); }"""
 
 
-def grouped(page_name):
-    return pytest.param(page_name, marks=pytest.mark.xdist_group(f"trainer {page_name}"), id=page_name)
-
-
 def near(a, b, rtol=RTOL):
     return len(a) == len(b) and all(abs(x - y) <= rtol * max(1.0, abs(y)) for x, y in zip(a, b))
 
 
-@pytest.mark.parametrize('page_name', list(TRAINER_PAGES))
-def test_a_trainer_page_stays_light(page_name, site):
-    size = (site / f'{page_name}.html').stat().st_size
-    assert size < MAX_PAGE_BYTES, f'{page_name}.html is {size:,} bytes, over {MAX_PAGE_BYTES:,}'
-
-
-@pytest.mark.parametrize('page_name', [grouped(p) for p in TRAINER_PAGES])
-def test_the_trainer_trains_in_the_page(page_name, site, server, browser, tmp_path):
+def check_trainer(page, page_name, tmp_path):
     kind = TRAINER_PAGES[page_name]
-    with visit(browser, server, page_name, color_scheme='light') as page:
-        page.wait_for_function('() => window.microdnb && (window.microdnb.trainers || []).length === 1')
-        check_train_button_draws_announces_and_stop_ends_it(page)
-        settings = {'copy': {'gateInit': -5}}.get(kind, {})
-        log = check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, settings)
-        path = download(page, tmp_path)
-        check_the_cli_reads_the_download(page, path, kind)
-        if kind == 'phase1':
-            check_replicate_is_the_numpy_engines(page)
-        if kind == 'phase2':
-            check_the_explorer_gets_the_model_trained(page, path)
-        if kind == 'copy':
-            check_the_gate_stays_open_from_the_open_start(page)
-        assert log
-    assert_no_problems(page, page_name)
+    page.wait_for_function('() => window.microdnb && (window.microdnb.trainers || []).length === 1')
+    check_train_button_draws_announces_and_stop_ends_it(page)
+    settings = {'copy': {'gateInit': -5}}.get(kind, {})
+    check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, settings)
+    path = download(page, tmp_path)
+    check_the_cli_reads_the_download(page, path, kind)
+    if kind == 'phase1':
+        check_replicate_is_the_numpy_engines(page)
+    if kind == 'phase2':
+        check_the_explorer_gets_the_model_trained(page, path)
+    if kind == 'copy':
+        check_the_gate_stays_open_from_the_open_start(page)
 
 
 def check_train_button_draws_announces_and_stop_ends_it(page):
@@ -135,7 +114,6 @@ def check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, se
     assert as_it_goes == sorted(set(as_it_goes)) and set(as_it_goes) <= set(range(100, len(got['ref']) + 1, 100))
     assert len(as_it_goes) >= (3 if not got['hasGate'] else 0) and (not got['hasGate'] or not as_it_goes), got['seen']
     assert got['seen'][-1].endswith('of the model you trained'), got['seen']
-    return got['loss']
 
 
 def download(page, tmp_path):
