@@ -130,14 +130,16 @@ check: venv
 browser-deps:
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 
-# One pytest run, one summary: the chapters under nbval (stored outputs must match a fresh
+# One parallel pytest run: the chapters under nbval (stored outputs must match a fresh
 # run, modulo tests/nbval_sanitize.cfg) and tests/ (unit, property, fidelity, browser, the
 # site built above), spread over JOBS workers: each chapter, each page of the site and each
-# test file stays on one worker (tests/conftest.py's xdist groups).
+# test file stays on one worker (tests/conftest.py's xdist groups). Then, with the machine to
+# itself, the few tests marked `alone` (wall-time checks: the trainer's main-thread tasks).
 test: site browser-deps
-	$(PY) -m pytest book tests -n $(JOBS) --dist loadgroup --no-loadscope-reorder \
+	$(PY) -m pytest book tests -n $(JOBS) --dist loadgroup --no-loadscope-reorder -m "not alone" \
 	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_store_history \
 	  --durations=25
+	$(PY) -m pytest tests -m alone -p no:nbval -n 0
 
 # Re-execute chapters in place, storing their outputs (what nbval then checks):
 #   make execute NB="book/03_gpt.ipynb book/04_training.ipynb"   (default: every chapter)

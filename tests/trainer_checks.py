@@ -3,8 +3,7 @@ microdnb.page.trainer), run by test_site_pages.py during its one light-theme vis
 page, before its axe and keyboard checks (which then see the trained state too).
 
 `check_trainer(page, page_name, tmp_path)`: Train (the button) draws the curve and announces
-progress in the live region, Stop ends the run mid-way; a whole run in the worker leaves no
-main-thread task over 50 ms (PerformanceObserver 'longtask', buffered) and computes, step for
+progress in the live region, Stop ends the run mid-way; a whole run in the worker computes, step for
 step, the losses (and gate) of the run the chapter computed with the numpy engine, which the
 page carries (to the 6 significant digits it carries them with); the samples follow the run
 (chapter 4: the model's names every 100 steps, worker.js sampleEvery); the checkpoint the
@@ -13,6 +12,11 @@ the page's. Chapter 4 also replicates the reference run: its lines are
 `reference.replicate(engine='numpy')`'s. Chapter 9 hands the model it trained to the
 explorer above it, whose decode is then the numpy engine's on the downloaded checkpoint.
 Chapter 13 trains from the open gate start and its gate stays open.
+
+`long_tasks_while_training(page, page_name)`: the main-thread tasks over 50 ms
+(PerformanceObserver 'longtask') during a whole run with the chapter's settings, for
+test_trainer_alone.py, which runs it with the machine to itself (a task's duration is wall
+time: on two cores shared with another test worker, a 20 ms task can last 90 ms).
 """
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ from microdnb.config import BusConfig
 from microdnb.reference import replicate
 
 TRAINER_PAGES = {'book/04_training': 'phase1', 'book/09_phase2': 'phase2', 'book/13_gate': 'copy'}
+SETTINGS = {'copy': {'gateInit': -5}}   # the run each chapter's trainer is checked with (else its defaults)
 RTOL = 5e-6   # the chapter's runs travel with 6 significant digits (trainer.DIGITS); test_js_train.py checks 1e-9
 
 # Long main-thread tasks from now on: the observer buffers what came before, so the check
-# reads only the entries after `since`
+# reads only the entries from the run's start on
 LONGTASKS_JS = """() => { window.__longtasks = [];
   new PerformanceObserver(l => window.__longtasks.push(...l.getEntries().map(e => [e.startTime, e.duration])))
     .observe({type: 'longtask', buffered: true}); return performance.now(); }"""
@@ -45,8 +50,7 @@ def check_trainer(page, page_name, tmp_path):
     kind = TRAINER_PAGES[page_name]
     page.wait_for_function('() => window.microdnb && (window.microdnb.trainers || []).length === 1')
     check_train_button_draws_announces_and_stop_ends_it(page)
-    settings = {'copy': {'gateInit': -5}}.get(kind, {})
-    check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, settings)
+    check_a_whole_run_matches_the_chapter(page, page_name, SETTINGS.get(kind, {}))
     path = download(page, tmp_path)
     check_the_cli_reads_the_download(page, path, kind)
     if kind == 'phase1':
@@ -86,10 +90,21 @@ def check_train_button_draws_announces_and_stop_ends_it(page):
     assert later == got['n'], 'steps still arrive after Stop'
 
 
-def check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, settings):
-    """t.train(settings) with the chapter's settings: no main-thread task over 50 ms while it
-    trains, and its losses (and gate) are the chapter's Python run's, step for step."""
-    since = page.evaluate(LONGTASKS_JS)
+def long_tasks_while_training(page, page_name):
+    """[duration ms] of each main-thread task over 50 ms while t.train runs the chapter's settings."""
+    page.wait_for_function('() => window.microdnb && (window.microdnb.trainers || []).length === 1')
+    page.locator('div.microdnb-trainer').scroll_into_view_if_needed()
+    page.evaluate(LONGTASKS_JS)
+    got = page.evaluate("""async (s) => { const t = window.microdnb.trainers[0], t0 = performance.now();
+        await t.train(s);
+        await new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)));
+        return {t0, long: window.__longtasks}; }""", SETTINGS.get(TRAINER_PAGES[page_name], {}))
+    return [round(d) for start, d in got['long'] if start >= got['t0']]
+
+
+def check_a_whole_run_matches_the_chapter(page, page_name, settings):
+    """t.train(settings) with the chapter's settings: its losses (and gate) are the chapter's
+    Python run's, step for step; the samples follow the run."""
     got = page.evaluate("""async (s) => { const t = window.microdnb.trainers[0], t0 = performance.now(), seen = [];
         new MutationObserver(() => { const said = t.root.querySelector('.mdx-samples .mdx-hint').textContent;
             if (seen.at(-1) !== said) seen.push(said); })
@@ -99,11 +114,9 @@ def check_a_whole_run_matches_the_chapter_without_long_tasks(page, page_name, se
         const ref = t.curve.refLoss.raw, refGate = t.curve.refGate.raw;
         await new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)));
         return {ms: performance.now() - t0, t0, loss: steps.map(r => r.loss), gate: steps.map(r => r.gate), ref, refGate,
-                hasGate: t.curve.hasGate, frames: t.frames, seen, long: window.__longtasks, ck: out.checkpoint.length,
+                hasGate: t.curve.hasGate, frames: t.frames, seen, ck: out.checkpoint.length,
                 download: t.root.querySelector('button[data-k=download]').disabled,
                 said: t.root.querySelector('[role=status]').textContent}; }""", settings)
-    long = [d for start, d in got['long'] if start >= got['t0']]
-    assert not long, f"{page_name}: main-thread tasks over 50 ms while training: {long}"
     assert near(got['loss'], got['ref']), f"{page_name}: the page's losses are not the chapter's"
     if got['hasGate']:
         assert near(got['gate'], got['refGate']), f"{page_name}: the page's gate is not the chapter's"
