@@ -37,14 +37,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'tests'))
 
 from microdnb.config import REFERENCE_BUS  # noqa: E402
 from microdnb.page.explorer import explorer, explorer_page  # noqa: E402
 from microdnb.reference import reference_run  # noqa: E402
+from browser import CHROMIUM, launch  # noqa: E402 (the tests' Chromium and flags, one place)
 
-CHROMIUM = os.environ.get('MICRODNB_CHROMIUM', '/usr/bin/chromium')
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 # Per control: how to make the i-th change (el: the control; x: the explorer). Values cycle so
 # that every change is a real change.
@@ -136,7 +135,7 @@ def main():
         load0 = os.getloadavg()[0]
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browser = launch(pw)
                 page = browser.new_page(viewport={'width': 1000, 'height': args.height})
                 page.goto(f'http://127.0.0.1:{httpd.server_address[1]}/index.html')
                 page.wait_for_function('() => window.microdnb && window.microdnb.explorers.length === 1')

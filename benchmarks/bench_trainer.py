@@ -31,13 +31,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'tests'))
 
 from microdnb.reference import replicate  # noqa: E402
 from microdnb.page.training import trainer_page  # noqa: E402
+from browser import CHROMIUM, launch  # noqa: E402 (the tests' Chromium and flags, one place)
 
-CHROMIUM = os.environ.get('MICRODNB_CHROMIUM', '/usr/bin/chromium')
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 RUN_TRAINER = """async (worker) => {
   const spec = await window.spec, tasks = [];
@@ -88,7 +87,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         page_file = Path(tmp) / 'trainer.html'
         page_file.write_text(trainer_page(), encoding='utf-8')
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         pg = browser.new_page()
         pg.goto(page_file.as_uri())
         pg.wait_for_function('window.spec')
